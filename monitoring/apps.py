@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    """Call supervision and the supervisors' pages."""
+
+    name = "monitoring"
+    verbose_name = "Call monitoring"

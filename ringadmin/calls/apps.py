@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CallsConfig(AppConfig):
+    """The ``Call`` record every part of the product refers to."""
+
+    name = "ringadmin.calls"
+    label = "calls"
+    verbose_name = "Calls"

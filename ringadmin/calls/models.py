@@ -1,0 +1,65 @@
+"""The call record: streaming fills it; supervision, transcripts and compliance point at it."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class CallStatus(models.TextChoices):
+    LIVE = "live", "Live"
+    COMPLETED = "completed", "Completed"
+    INCOMPLETE = "incomplete", "Incomplete"
+    REJECTED = "rejected", "Rejected"
+
+
+class Call(models.Model):
+    """One RingCX call (call id + session id), with what RingCX told us about it.
+
+    All times are UTC. ``metadata`` keeps the Start metadata exactly as received and
+    ``handshake`` the handshake's query parameters (secrets redacted), because RingCX's field
+    names are not fully documented and admins need to see what arrived.
+    """
+
+    ringcx_call_id = models.CharField("RingCX call id", max_length=64, db_index=True)
+    session_id = models.CharField("session id", max_length=64, blank=True)
+    ani = models.CharField("ANI (caller)", max_length=64, blank=True)
+    dnis = models.CharField("DNIS (dialled)", max_length=64, blank=True)
+    account_id = models.CharField("RingCX account id", max_length=64, blank=True)
+    subaccount_id = models.CharField("RingCX sub-account id", max_length=64, blank=True)
+    rc_account_id = models.CharField("RingCentral account id", max_length=64, blank=True)
+    agent_id = models.CharField(max_length=64, blank=True, db_index=True)
+    product_type = models.CharField(
+        max_length=16, blank=True, help_text="Queue, Campaign or Manual"
+    )
+    product_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=CallStatus.choices, default=CallStatus.LIVE, db_index=True
+    )
+    started_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True)
+    recording_path = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    handshake = models.JSONField(default=dict, blank=True)
+    stream_stats = models.JSONField(default=dict, blank=True)
+    is_demo = models.BooleanField(default=False, help_text="Seeded demo data, not a real call.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ringcx_call_id", "session_id"], name="call_unique_ringcx_call_session"
+            )
+        ]
+        permissions = [
+            ("view_live_call", "Can watch live calls"),
+            ("play_recording", "Can play call recordings"),
+            ("download_recording", "Can download call recordings"),
+        ]
+
+    def __str__(self) -> str:
+        session = f"/{self.session_id}" if self.session_id else ""
+        return f"call {self.ringcx_call_id}{session}"

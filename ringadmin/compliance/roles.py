@@ -1,0 +1,85 @@
+"""The three roles and exactly which permissions each holds.
+
+Groups are created by a data migration and resynced after every ``migrate`` so permissions of
+models added later reach the roles without hand edits. Superusers hold everything anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "Admins"
+    SUPERVISOR = "Supervisors"
+    AUDITOR = "Auditors"
+
+    @classmethod
+    def from_name(cls, name: str) -> Role:
+        """``admin``, ``Admins``, ``supervisor``… → a Role, or ``ValueError`` naming the choices."""
+        wanted = name.strip().lower().rstrip("s")
+        for role in cls:
+            if role.value.lower().rstrip("s") == wanted:
+                return role
+        choices = ", ".join(r.value.lower().rstrip("s") for r in cls)
+        raise ValueError(f"unknown role {name!r}: choose one of {choices}")
+
+
+# Admins get every permission of these apps' models (present and future).
+ADMIN_APPS = ("calls", "streaming", "monitoring")
+ADMIN_EXTRA = {
+    "auth.add_user",
+    "auth.change_user",
+    "auth.view_user",
+    "auth.view_group",
+    "compliance.view_auditevent",
+}
+SUPERVISOR_PERMISSIONS = {
+    "calls.view_call",
+    "calls.view_live_call",
+    "calls.play_recording",
+}
+AUDITOR_PERMISSIONS = {
+    "calls.view_call",
+    "compliance.view_auditevent",
+    "compliance.export_auditevent",
+}
+# Nobody may add, change or delete audit entries through permissions: the service appends.
+FORBIDDEN = {
+    "compliance.add_auditevent",
+    "compliance.change_auditevent",
+    "compliance.delete_auditevent",
+}
+
+
+def intended_permissions(role: Role, available: Iterable[str]) -> set[str]:
+    """The permission names (``app_label.codename``) a role should hold, among those existing."""
+    available = set(available)
+    if role is Role.ADMIN:
+        wanted = {p for p in available if p.split(".", 1)[0] in ADMIN_APPS} | ADMIN_EXTRA
+    elif role is Role.SUPERVISOR:
+        wanted = set(SUPERVISOR_PERMISSIONS)
+    else:
+        wanted = set(AUDITOR_PERMISSIONS)
+    return (wanted & available) - FORBIDDEN
+
+
+def sync_roles(*, group_model, permission_model) -> None:
+    """Create the groups and set their permissions exactly (works with migration models too)."""
+    by_name = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in permission_model.objects.select_related("content_type")
+    }
+    for role in Role:
+        group, _ = group_model.objects.get_or_create(name=role.value)
+        wanted = intended_permissions(role, by_name)
+        group.permissions.set([by_name[name] for name in sorted(wanted)])
+
+
+def sync_roles_after_migrate(sender, using: str = "default", **kwargs) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    if sender.label != "compliance":  # once per migrate run, after auth's permissions exist
+        return
+    sync_roles(group_model=Group, permission_model=Permission)

@@ -1,0 +1,118 @@
+"""Structured logging: a request or call id on every line, and no secret ever written.
+
+``request_id`` and ``call_id`` live in context variables, so they follow a request or a call
+through async code and threads started with ``contextvars.copy_context``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+call_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("call_id", default="-")
+
+SECRET_KEYS = re.compile(
+    r"(secret|token|password|passwd|authorization|assertion|api[_-]?key|jwt|cookie)", re.I
+)
+# key=value, key: value, "key": "value" with a secret-looking key.
+_SECRET_IN_TEXT = re.compile(
+    r"""(?P<key>["']?[\w-]*(?:secret|token|password|passwd|authorization|assertion|api[_-]?key|jwt)"""
+    r"""[\w-]*["']?\s*[=:]\s*)(?P<quote>["']?)(?:Bearer\s+)?[^\s"'&,;}]+""",
+    re.I,
+)
+REDACTED = "[redacted]"
+
+
+def redact_text(text: str) -> str:
+    """Mask the value of every secret-looking ``key=value`` in free text."""
+    return _SECRET_IN_TEXT.sub(lambda m: f"{m.group('key')}{m.group('quote')}{REDACTED}", text)
+
+
+def redact_mapping(data: Any) -> Any:
+    """A copy of ``data`` with the values of secret-looking keys masked, recursively."""
+    if isinstance(data, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and SECRET_KEYS.search(k) else redact_mapping(v))
+            for k, v in data.items()
+        }
+    if isinstance(data, list | tuple):
+        return type(data)(redact_mapping(v) for v in data)
+    return data
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``request_id`` and ``call_id`` to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = getattr(record, "request_id", None) or request_id_var.get()
+        record.call_id = getattr(record, "call_id", None) or call_id_var.get()
+        return True
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Masks secrets in the formatted message and in structured extras."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line
+            message = str(record.msg)
+        record.msg = redact_text(message)
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key in _STANDARD_ATTRS:
+                continue
+            if SECRET_KEYS.search(key):
+                record.__dict__[key] = REDACTED
+            elif isinstance(value, dict | list):
+                record.__dict__[key] = redact_mapping(value)
+            elif isinstance(value, str):
+                record.__dict__[key] = redact_text(value)
+        return True
+
+
+_STANDARD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "call_id",
+}
+
+
+class JsonFormatter(_BaseJsonFormatter):
+    """One JSON object per line with time, level, logger, message and context ids."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "fmt", "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(call_id)s"
+        )
+        kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level"})
+        kwargs.setdefault("datefmt", "%Y-%m-%dT%H:%M:%S%z")
+        super().__init__(*args, **kwargs)
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (the caller's ``X-Request-ID`` when sane) for its log lines."""
+
+    _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if self._VALID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,93 @@
+"""Create the demo accounts and a little demo data, once; print how to sign in."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from ringadmin.calls.models import Call, CallStatus
+from ringadmin.compliance.roles import Role
+from ringadmin.compliance.users import user_create
+
+DEMO_USERS = (("admin", Role.ADMIN), ("supervisor", Role.SUPERVISOR), ("auditor", Role.AUDITOR))
+
+
+class Command(BaseCommand):
+    help = "Create demo users (admin, supervisor, auditor) and demo calls for a first look."
+
+    def handle(self, *args, **options) -> None:
+        credentials_file = Path(settings.VAR_DIR) / "demo-credentials.txt"
+        password = os.environ.get("DEMO_ADMIN_PASSWORD") or self._stored_password(credentials_file)
+        user_model = get_user_model()
+        created = []
+        with transaction.atomic():
+            for username, role in DEMO_USERS:
+                if user_model.objects.filter(username=username).exists():
+                    continue
+                user = user_create(
+                    username=username,
+                    email=f"{username}@example.com",
+                    password=password,
+                    role=role,
+                    validate=False,
+                )
+                if role is Role.ADMIN:
+                    user.is_superuser = True
+                    user.save(update_fields=["is_superuser"])
+                    user.groups.add(Group.objects.get(name=Role.ADMIN.value))
+                created.append(username)
+            seeded = self._seed_calls()
+        if created and "DEMO_ADMIN_PASSWORD" not in os.environ:
+            credentials_file.parent.mkdir(parents=True, exist_ok=True)
+            credentials_file.write_text(password + "\n")
+            credentials_file.chmod(0o600)
+        self.stdout.write(self.style.SUCCESS("Demo accounts (password shown once per setup):"))
+        for username, role in DEMO_USERS:
+            self.stdout.write(
+                f"  {role.value[:-1]:<11} username={username:<11} password={password}"
+            )
+        if seeded:
+            self.stdout.write(f"Seeded {seeded} demo calls.")
+
+    @staticmethod
+    def _stored_password(path: Path) -> str:
+        if path.is_file():
+            return path.read_text().strip()
+        return secrets.token_urlsafe(12)
+
+    @staticmethod
+    def _seed_calls() -> int:
+        if Call.objects.exists():
+            return 0
+        now = timezone.now()
+        calls = [
+            Call(
+                ringcx_call_id=f"demo-{n}",
+                session_id="1",
+                ani=f"+1415555{n:04d}",
+                dnis="+18005550100",
+                account_id="99990000",
+                subaccount_id="99990001",
+                rc_account_id="123456789",
+                agent_id=str(1000 + n),
+                product_type="Queue",
+                product_id="1234",
+                status=CallStatus.COMPLETED,
+                started_at=now - timedelta(hours=n, minutes=7),
+                ended_at=now - timedelta(hours=n, minutes=7) + timedelta(seconds=60 + 37 * n),
+                duration_seconds=60 + 37 * n,
+                is_demo=True,
+            )
+            for n in range(1, 4)
+        ]
+        Call.objects.bulk_create(calls)
+        return len(calls)

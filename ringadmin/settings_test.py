@@ -1,0 +1,23 @@
+"""Settings for the test suite: the real settings, with a fixed key and fast hashing.
+
+``DATABASE_URL`` / ``REDIS_URL`` are honoured, so the same suite runs on PostgreSQL and Redis.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ringadmin-test-var-"))
+os.environ.setdefault("LOG_FORMAT", "text")
+# A unique Redis prefix per test run, so two runs on one Redis never share keys.
+os.environ.setdefault("REDIS_KEY_PREFIX", f"ringadmin-test-{os.getpid()}")
+
+from ringadmin.settings import *  # noqa: F403
+
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+SECURE_SSL_REDIRECT = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+CELERY_TASK_ALWAYS_EAGER = False
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

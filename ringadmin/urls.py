@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from ringadmin import views
+from ringadmin.compliance import views as compliance_views
+
+admin.site.site_header = "ringadmin"
+admin.site.site_title = "ringadmin admin"
+admin.site.index_title = "Administration"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("audit/", compliance_views.audit_list, name="audit"),
+    path("audit/export.csv", compliance_views.audit_export_csv, name="audit-export"),
+    path("admin/", admin.site.urls),
+    path("", include("monitoring.urls")),
+]

@@ -1,0 +1,64 @@
+"""Shared fixtures; service-bound tests skip only when CI does not require the service."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+from django.conf import settings
+
+REQUIRE_SERVICES = os.environ.get("RINGADMIN_REQUIRE_SERVICES") == "1"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _service_missing(item: pytest.Item) -> str | None:
+    if (
+        item.get_closest_marker("needs_postgres")
+        and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql"
+    ):
+        return "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/ringadmin"
+    if item.get_closest_marker("needs_redis") and not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
+    if item.get_closest_marker("browser") and not shutil.which(CHROMIUM):
+        return f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _service_missing(item)
+    if reason is None:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"RINGADMIN_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user in a role through the real service."""
+    from ringadmin.compliance.roles import Role
+    from ringadmin.compliance.users import user_create
+
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: str = "supervisor", username: str | None = None, password: str = "pw-Long-enough-1"
+    ):
+        name = username or f"{role}{next(counter)}"
+        return user_create(
+            username=name,
+            email=f"{name}@example.com",
+            password=password,
+            role=Role.from_name(role),
+            validate=False,
+        )
+
+    return make

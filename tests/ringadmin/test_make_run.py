@@ -1,0 +1,91 @@
+"""`make run` from the project: real daphne, Celery worker and beat on a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.helpers import PROJECT_DIR, project_env, wait_for_http
+
+pytestmark = pytest.mark.integration
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path) -> None:
+    port = free_port()
+    env = project_env(
+        PORT=str(port),
+        VAR_DIR=str(tmp_path),
+        DATABASE_URL=None,
+        REDIS_URL=None,
+        DEBUG=None,
+        SECRET_KEY=None,
+        RINGADMIN_ENV_FILE="/nonexistent",
+        DEMO_ADMIN_PASSWORD="demo-Password-123",
+    )
+    make = subprocess.Popen(
+        ["make", "run"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(make.stdout), daemon=True)
+    reader.start()
+    try:
+        health = wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=240)
+        body = health.json()
+        assert body["dependencies"]["database"]["backend"] == "sqlite"
+        assert body["dependencies"]["channel_layer"]["backend"] == "InMemoryChannelLayer"
+        assert body["dependencies"]["broker"]["backend"] == "filesystem"
+        login = httpx.get(f"http://127.0.0.1:{port}/login/", timeout=5)
+        assert login.status_code == 200
+        assert "Sign in" in login.text
+        css = httpx.get(f"http://127.0.0.1:{port}/static/ringadmin/app.css", timeout=5)
+        assert css.status_code == 200
+        # The demo admin can sign in with the password given in the environment.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            token = browser.get("/login/").cookies["csrftoken"]
+            signed_in = browser.post(
+                "/login/",
+                data={
+                    "username": "admin",
+                    "password": "demo-Password-123",
+                    "csrfmiddlewaretoken": token,
+                },
+                headers={"Referer": f"http://127.0.0.1:{port}/login/"},
+            )
+            assert signed_in.status_code == 302
+            assert browser.get("/", follow_redirects=True).url.path == "/admin/"
+    finally:
+        os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        make.wait(timeout=60)
+        reader.join(timeout=5)
+    text = "".join(output)
+    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", text)]
+    assert len(pids) == 3, text
+    assert "all processes stopped" in text
+    assert not [pid for pid in pids if _pid_alive(pid)]
+    assert (tmp_path / "ringadmin.sqlite3").exists()
