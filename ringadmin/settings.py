@@ -145,7 +145,7 @@ if REDIS_URL:
     }
 else:
     # An embedded broker: messages are files under var/, shared by every local process.
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"
     for _folder in ("queue", "control", "processed"):
         (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -171,7 +171,12 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "recover-interrupted-recordings": {
+        "task": "streaming.recover_interrupted_recordings",
+        "schedule": 300.0,
+    },
+}
 
 # --- Files --------------------------------------------------------------------------------------
 RECORDINGS_DIR = Path(env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))).resolve()
@@ -189,6 +194,25 @@ STORAGES = {
         )
     },
 }
+
+# --- RingCX ingest socket ----------------------------------------------------------------------
+INGEST_MAX_MESSAGE_BYTES = env.int("INGEST_MAX_MESSAGE_BYTES", default=64 * 1024)
+INGEST_START_TIMEOUT_SECONDS = env.float("INGEST_START_TIMEOUT_SECONDS", default=10.0)
+INGEST_MEDIA_TIMEOUT_SECONDS = env.float("INGEST_MEDIA_TIMEOUT_SECONDS", default=30.0)
+INGEST_MAX_CALL_SECONDS = env.float("INGEST_MAX_CALL_SECONDS", default=8 * 3600.0)
+INGEST_MAX_SPEED_RATIO = env.float("INGEST_MAX_SPEED_RATIO", default=10.0)  # 0 disables
+INGEST_SPEED_WINDOW_SECONDS = env.float("INGEST_SPEED_WINDOW_SECONDS", default=5.0)
+INGEST_REORDER_WINDOW_MS = env.int("INGEST_REORDER_WINDOW_MS", default=1000)
+INGEST_RECONNECT_GRACE_SECONDS = env.float("INGEST_RECONNECT_GRACE_SECONDS", default=5.0)
+INGEST_MAX_CONNECTIONS = env.int("INGEST_MAX_CONNECTIONS", default=2000)
+INGEST_SHED_LAG_MS = env.float("INGEST_SHED_LAG_MS", default=250.0)
+INGEST_EVENTS_HZ = env.float("INGEST_EVENTS_HZ", default=2.0)
+INGEST_STATS_INTERVAL_SECONDS = env.float("INGEST_STATS_INTERVAL_SECONDS", default=10.0)
+INGEST_TICK_SECONDS = env.float("INGEST_TICK_SECONDS", default=0.2)
+# When true, a profile with a secret must receive it in the handshake (else 403); when false it
+# may also arrive in the Connected or Start message (RingCX's delivery is not documented).
+INGEST_REQUIRE_HANDSHAKE_SECRET = env.bool("INGEST_REQUIRE_HANDSHAKE_SECRET", default=False)
+INGEST_SERVER = env.str("INGEST_SERVER", default="daphne")  # daphne | uvicorn
 
 # --- Vendors ------------------------------------------------------------------------------------
 RINGCENTRAL_SERVER_URL = env.str(

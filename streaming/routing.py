@@ -1,5 +1,5 @@
-"""The RingCX ingest socket's ASGI application."""
+"""The RingCX ingest socket's ASGI application (mounted at ``/`` by ``ringadmin.asgi``)."""
 
-from streaming.consumers import IngestConsumer
+from streaming.ingest.app import ingest_application
 
-ingest_application = IngestConsumer.as_asgi()
+__all__ = ["ingest_application"]

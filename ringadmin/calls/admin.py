@@ -1,6 +1,98 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from ringadmin.calls.models import Call
+
+# (key in stream_stats["perspectives"][name], column heading), in reading order.
+PERSPECTIVE_COLUMNS = (
+    ("channel", "channel"),
+    ("frames_received", "frames received"),
+    ("duplicates", "duplicates"),
+    ("reordered", "reordered"),
+    ("gaps_filled_frames", "gap frames filled"),
+    ("gaps_filled_ms", "gap ms filled"),
+    ("late_dropped", "late dropped"),
+    ("bytes", "bytes"),
+    ("first_sequence", "first sequence"),
+    ("last_sequence", "last sequence"),
+    ("offset_frames", "offset frames"),
+    ("samples_written", "samples written"),
+    ("stopped", "stopped"),
+)
+RECORDING_KEYS = ("format", "channels", "sample_rate", "seconds", "bytes")
+NO_STATS = "No stream statistics (a demo call, or nothing received yet)."
+
+CALL_FIELDS = (
+    "ringcx_call_id",
+    "session_id",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "end_reason",
+)
+PARTY_FIELDS = (
+    "ani",
+    "dnis",
+    "agent_id",
+    "account_id",
+    "subaccount_id",
+    "rc_account_id",
+    "product_type",
+    "product_id",
+)
+STREAM_FIELDS = ("recording_path", "stream_summary", "stream_perspectives")
+
+
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    """``value[key]`` if it is a mapping, else ``{}``: the ingest's JSON may be partial."""
+    inner = value.get(key) if isinstance(value, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def stream_perspective_rows(stats: Any) -> list[tuple[str, ...]]:
+    """One row per perspective (``Participant``, ``Conference``…), cells in column order."""
+    return [
+        (
+            str(name),
+            *("" if v.get(key) is None else str(v.get(key)) for key, _ in PERSPECTIVE_COLUMNS),
+        )
+        for name, v in _mapping(stats, "perspectives").items()
+        if isinstance(v, dict)
+    ]
+
+
+def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
+    """The call-wide figures of ``stream_stats`` as (label, value) pairs, absent ones left out."""
+    if not isinstance(stats, dict) or not stats:
+        return []
+    items = []
+    if "numbering" in stats:
+        items.append(("sequence numbering", str(stats["numbering"])))
+    if "sockets" in stats:
+        items.append(("sockets", str(stats["sockets"])))
+    errors = _mapping(stats, "errors")
+    items.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items()) or "none"))
+    recording = _mapping(stats, "recording")
+    if recording:
+        items.append(
+            (
+                "recording",
+                ", ".join(f"{k} {recording[k]}" for k in RECORDING_KEYS if k in recording),
+            )
+        )
+    taps = _mapping(stats, "taps")
+    if "dropped" in taps:
+        items.append(("live listeners' dropped frames", str(taps["dropped"])))
+    lag = _mapping(stats, "lag_ms")
+    if lag:
+        items.append(("lag (ms)", ", ".join(f"{k}: {v}" for k, v in lag.items())))
+    return items
 
 
 @admin.register(Call)
@@ -22,13 +114,56 @@ class CallAdmin(admin.ModelAdmin):
     list_filter = ("status", "product_type", "is_demo", "started_at")
     search_fields = ("ringcx_call_id", "session_id", "ani", "dnis", "agent_id", "product_id")
     date_hierarchy = "started_at"
-    readonly_fields = [f.name for f in Call._meta.fields]
+    readonly_fields = (
+        *(f.name for f in Call._meta.fields),
+        "stream_summary",
+        "stream_perspectives",
+    )
 
-    def has_add_permission(self, request) -> bool:
+    def get_fieldsets(self, request: HttpRequest, obj: Call | None = None):
+        # Fields added to Call later land in "Raw data" rather than disappearing from the page.
+        shown = {*CALL_FIELDS, *PARTY_FIELDS, *STREAM_FIELDS}
+        rest = tuple(f.name for f in Call._meta.fields if f.name not in shown and f.name != "id")
+        return (
+            (None, {"fields": CALL_FIELDS}),
+            ("Parties and product", {"fields": PARTY_FIELDS}),
+            ("Recording and stream", {"fields": STREAM_FIELDS}),
+            ("Raw data", {"fields": rest, "classes": ("collapse",)}),
+        )
+
+    @admin.display(description="stream")
+    def stream_summary(self, obj: Call) -> str:
+        items = stream_summary_items(obj.stream_stats)
+        if not items:
+            return NO_STATS
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", items)
+        return format_html('<table class="stream-summary">{}</table>', rows)
+
+    @admin.display(description="per perspective")
+    def stream_perspectives(self, obj: Call) -> str:
+        rows = stream_perspective_rows(obj.stream_stats)
+        if not rows:
+            return "-"
+        head = format_html_join(
+            "", "<th>{}</th>", [("perspective",), *((label,) for _, label in PERSPECTIVE_COLUMNS)]
+        )
+        body = format_html_join(
+            "",
+            "<tr>{}</tr>",
+            ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+        )
+        return format_html(
+            '<table class="stream-perspectives">'
+            "<thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+            head,
+            body,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
         return False

@@ -43,6 +43,11 @@ class Call(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     handshake = models.JSONField(default=dict, blank=True)
     stream_stats = models.JSONField(default=dict, blank=True)
+    ingest_owner = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="host:pid:start of the ingest process writing the recording (crash recovery).",
+    )
     is_demo = models.BooleanField(default=False, help_text="Seeded demo data, not a real call.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -78,8 +78,17 @@ def sync_roles(*, group_model, permission_model) -> None:
 
 
 def sync_roles_after_migrate(sender, using: str = "default", **kwargs) -> None:
+    """After ``migrate``: make sure every app's permissions exist, then set the roles.
+
+    Django creates an app's permissions in that app's own post_migrate handler, which may run
+    after ours; creating them all here first means one ``migrate`` is always enough.
+    """
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
 
-    if sender.label != "compliance":  # once per migrate run, after auth's permissions exist
+    if sender.label != "compliance":  # once per migrate run
         return
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
     sync_roles(group_model=Group, permission_model=Permission)

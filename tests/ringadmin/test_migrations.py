@@ -49,3 +49,23 @@ def test_migrations_apply_on_fresh_postgres(tmp_path) -> None:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_one_migrate_gives_admins_the_permissions_of_every_app(tmp_path) -> None:
+    """Regression: roles were synced before later apps' permissions existed."""
+    env = project_env(
+        DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'roles.sqlite3'}",
+        VAR_DIR=str(tmp_path),
+        REDIS_URL=None,
+    )
+    assert manage("migrate", "--noinput", env=env, timeout=300).returncode == 0
+    shown = manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import Group;"
+        "print(sorted(p.codename for p in Group.objects.get(name='Admins').permissions.all()"
+        " if p.content_type.app_label == 'streaming'))",
+        env=env,
+    )
+    assert "change_streamingprofile" in shown.stdout, shown.stdout + shown.stderr

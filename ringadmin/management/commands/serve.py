@@ -1,4 +1,4 @@
-"""Start the whole application: daphne (HTTP + WebSocket), a Celery worker and Celery beat.
+"""Start the whole application: the web/ingest server, a Celery worker and Celery beat.
 
 One command for ``make run``: it supervises the three processes, prints where to go, and on
 Ctrl-C (or SIGTERM) stops every one of them, killing any that will not stop in time.
@@ -43,13 +43,12 @@ class Command(BaseCommand):
                 [
                     python,
                     "-m",
-                    "daphne",
-                    "-b",
+                    "streaming.ingest_server",
+                    "--host",
                     options["host"],
-                    "-p",
+                    "--port",
                     str(options["port"]),
                     "--proxy-headers",
-                    "ringadmin.asgi:application",
                 ],
             ),
         ]

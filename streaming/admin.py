@@ -1,0 +1,276 @@
+"""Admin for streaming profiles (through the services) and the read-only handshake log.
+
+A profile's secret is shown once, in the success message right after it is generated (on
+creation or rotation), and masked everywhere else: it never appears in a form, a list, a
+handshake page or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from ringadmin.compliance.audit import audit_record
+from ringadmin.compliance.models import AuditEventType
+from ringadmin.logging import redact_mapping
+from streaming.models import IngestHandshake, StreamingProfile
+from streaming.services import (
+    streaming_profile_create,
+    streaming_profile_disable,
+    streaming_profile_rotate_secret,
+    streaming_profile_update,
+)
+
+IDENTITY_FIELDS = ("product_type", "product_id", "sub_account_id")
+ONCE_NOTE = "copy it now, it will not be shown again."
+
+
+class StreamingProfileAddForm(forms.ModelForm):
+    """The add form: the model's fields (validators included) plus the choice of a secret."""
+
+    generate_secret = forms.BooleanField(
+        label="Generate a secret",
+        initial=True,
+        required=False,
+        help_text="RingCX sends it with every stream so the ingest can check who is calling. "
+        "It is shown once, right after saving.",
+    )
+
+    class Meta:
+        model = StreamingProfile
+        fields = (
+            *IDENTITY_FIELDS,
+            "main_account_id",
+            "rc_account_id",
+            "streaming_url",
+            "enabled",
+            "retention_days",
+            "notes",
+        )
+
+
+def _announce_secret(request: HttpRequest, profile: StreamingProfile, secret: str) -> None:
+    """The one place a secret reaches a page: a message rendered once, then discarded."""
+    messages.success(
+        request,
+        format_html(
+            'Secret for {}: <code class="profile-secret">{}</code> — {}',
+            profile,
+            secret,
+            ONCE_NOTE,
+        ),
+    )
+
+
+def _profile_deletion_audit(*, request: HttpRequest, profile: StreamingProfile) -> None:
+    audit_record(
+        event_type=AuditEventType.PROFILE_DELETED,
+        actor=request.user,
+        target=profile,
+        data={
+            "product_type": profile.product_type,
+            "product_id": profile.product_id,
+            "sub_account_id": profile.sub_account_id,
+            "streaming_url": profile.streaming_url,
+            "enabled": profile.enabled,
+        },
+    )
+
+
+@admin.register(StreamingProfile)
+class StreamingProfileAdmin(admin.ModelAdmin):
+    """Creation, edits, rotation and disabling go through the services, which audit them."""
+
+    list_display = (
+        "product_type",
+        "product_id",
+        "sub_account_id",
+        "streaming_url",
+        "enabled",
+        "secret_display",
+        "retention_days",
+        "updated_at",
+    )
+    list_display_links = ("product_type", "product_id")
+    list_filter = ("product_type", "enabled")
+    search_fields = (
+        "product_id",
+        "sub_account_id",
+        "main_account_id",
+        "rc_account_id",
+        "streaming_url",
+        "notes",
+    )
+    actions = ("rotate_secret", "disable")
+    add_form = StreamingProfileAddForm
+    add_fieldsets = (
+        (None, {"fields": (*IDENTITY_FIELDS, "main_account_id", "rc_account_id")}),
+        ("Streaming", {"fields": ("streaming_url", "enabled", "retention_days", "notes")}),
+        ("Secret", {"fields": ("generate_secret",)}),
+    )
+    fieldsets = (
+        (None, {"fields": (*IDENTITY_FIELDS, "main_account_id", "rc_account_id")}),
+        ("Streaming", {"fields": ("streaming_url", "enabled", "retention_days", "notes")}),
+        (
+            "Secret",
+            {
+                "fields": ("secret_display", "secret_rotated_at", "previous_secret_valid_until"),
+                "description": "The secret was shown once, when it was generated. To issue a "
+                "new one, use the “Rotate secret” action in the list.",
+            },
+        ),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+    readonly_fields = (
+        "secret_display",
+        "secret_rotated_at",
+        "previous_secret_valid_until",
+        "created_at",
+        "updated_at",
+    )
+
+    @admin.display(description="secret")
+    def secret_display(self, obj: StreamingProfile) -> str:
+        return obj.masked_secret
+
+    def get_fieldsets(self, request: HttpRequest, obj: StreamingProfile | None = None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: StreamingProfile | None = None):
+        # The product identity is RingCX's key for the profile (account/type/id in its URL):
+        # changing it here would orphan the profile there, so a new product is a new profile.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if obj is None else (*IDENTITY_FIELDS, *readonly)
+
+    def get_form(self, request: HttpRequest, obj: StreamingProfile | None = None, **kwargs: Any):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(
+        self, request: HttpRequest, obj: StreamingProfile, form: ModelForm, change: bool
+    ) -> None:
+        """Create or update through the services; the form has already validated everything
+        (URL, uniqueness) the services check again, so a failure here is a real race."""
+        if change:
+            streaming_profile_update(
+                profile=obj, changed_fields=form.changed_data, actor=request.user
+            )
+            return
+        with_secret = bool(form.cleaned_data.get("generate_secret"))
+        profile = streaming_profile_create(
+            product_type=obj.product_type,
+            product_id=obj.product_id,
+            sub_account_id=obj.sub_account_id,
+            main_account_id=obj.main_account_id,
+            rc_account_id=obj.rc_account_id,
+            streaming_url=obj.streaming_url,
+            with_secret=with_secret,
+            enabled=obj.enabled,
+            retention_days=obj.retention_days,
+            notes=obj.notes,
+            actor=request.user,
+        )
+        # The admin goes on with ``obj`` (history entry, redirect): make it the saved row.
+        for field in StreamingProfile._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(profile, field.attname))
+        obj._state.adding = False
+        obj._state.db = profile._state.db
+        if profile.secret:
+            _announce_secret(request, profile, profile.secret)
+        else:
+            messages.warning(
+                request,
+                f"{profile} has no secret: the ingest accepts its streams without one.",
+            )
+
+    def delete_model(self, request: HttpRequest, obj: StreamingProfile) -> None:
+        with transaction.atomic():
+            _profile_deletion_audit(request=request, profile=obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
+        with transaction.atomic():
+            for profile in queryset:
+                _profile_deletion_audit(request=request, profile=profile)
+            super().delete_queryset(request, queryset)
+
+    @admin.action(description="Rotate secret (shows the new secrets once)", permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
+        # All or none: a failure half-way must not leave rotated secrets nobody was shown.
+        with transaction.atomic():
+            rotated = [
+                (profile, streaming_profile_rotate_secret(profile=profile, actor=request.user))
+                for profile in queryset
+            ]
+        for profile, secret in rotated:
+            _announce_secret(request, profile, secret)
+
+    @admin.action(description="Disable", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
+        count = 0
+        for profile in queryset.filter(enabled=True):
+            streaming_profile_disable(profile=profile, actor=request.user)
+            count += 1
+        self.message_user(request, f"Disabled {count} streaming profile(s).", messages.SUCCESS)
+
+
+@admin.register(IngestHandshake)
+class IngestHandshakeAdmin(admin.ModelAdmin):
+    """What RingCX sent at the last handshakes: evidence to read, never to edit."""
+
+    list_display = (
+        "created_at",
+        "client",
+        "outcome",
+        "status_code",
+        "reason",
+        "ringcx_call_id",
+        "secret_source",
+        "profile",
+    )
+    list_filter = ("outcome", "status_code", "secret_source")
+    search_fields = ("ringcx_call_id", "client", "reason")
+    list_select_related = ("profile",)
+    date_hierarchy = "created_at"
+    fields = (
+        "created_at",
+        "client",
+        "path",
+        "outcome",
+        "status_code",
+        "reason",
+        "profile",
+        "ringcx_call_id",
+        "secret_source",
+        "params_display",
+        "header_names_display",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="query parameters")
+    def params_display(self, obj: IngestHandshake) -> str:
+        # Redacted again here: a page must not show a secret even if one slipped into the log.
+        params = json.dumps(redact_mapping(obj.query_params), indent=2, sort_keys=True)
+        return format_html('<pre class="handshake-params">{}</pre>', params)
+
+    @admin.display(description="header names")
+    def header_names_display(self, obj: IngestHandshake) -> str:
+        return ", ".join(str(name) for name in obj.header_names or []) or "-"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

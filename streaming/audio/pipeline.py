@@ -1,0 +1,483 @@
+"""One call's audio: any number of sockets → two tracks → one stereo recording.
+
+Each socket gets a :class:`SocketFeed` (its own sequence numbering); each perspective is a
+:class:`Track` (agent left, caller right) that keeps its position across sockets, so a call
+whose legs come on two sockets, or whose socket reconnects, still makes one recording.
+Tracks are placed by sequence position; wall-clock time is used only once per track, to offset
+a leg that starts later than the other, rounded to whole frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streaming.audio import mulaw
+from streaming.audio.protocol import CONFERENCE, PARTICIPANT, PERSPECTIVES, Media
+from streaming.audio.sequencer import PER_SOCKET, UNDETERMINED, SocketSequencer
+from streaming.audio.taps import TapChunk, TapQueue
+from streaming.audio.wav import LEFT, RIGHT, SAMPLE_RATE, StereoWavWriter
+
+CHANNEL_OF = {PARTICIPANT: LEFT, CONFERENCE: RIGHT}
+INFORMATIVE_ARRIVAL_GAP = 0.005  # seconds: arrival gaps smaller than this say nothing
+PAIRING_FRAMES = 32  # frames of a later leg used to find its offset (0.64 s)
+CHANNEL_NAME = {LEFT: "left", RIGHT: "right"}
+RECORDING_FORMAT = "pcm_s16le"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    window_frames: int = 50  # 1 s of 20 ms frames
+    window_seconds: float = 1.0
+    ring_seconds: float = 4.0
+    commit_lag_seconds: float = 0.25  # how long a stalled leg may hold back the other
+    tap_queue_size: int = 500
+    measure_lag: bool = True
+
+
+class LagHistogram:
+    """Send→placed lag in whole milliseconds (only for frames that carry ``sentAt``)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.count = 0
+        self.max_ms = 0
+
+    def add(self, ms: int) -> None:
+        ms = max(ms, 0)
+        self.counts[ms] = self.counts.get(ms, 0) + 1
+        self.count += 1
+        if ms > self.max_ms:
+            self.max_ms = ms
+
+    def percentile(self, q: float) -> int | None:
+        if not self.count:
+            return None
+        target = q * self.count
+        running = 0
+        for ms in sorted(self.counts):
+            running += self.counts[ms]
+            if running >= target:
+                return ms
+        return self.max_ms
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "p50": self.percentile(0.50),
+            "p95": self.percentile(0.95),
+            "p99": self.percentile(0.99),
+            "max": self.max_ms,
+            "histogram": {str(k): v for k, v in sorted(self.counts.items())},
+        }
+
+
+@dataclass
+class Track:
+    perspective: str
+    channel: int
+    next_sample: int = 0
+    offset_frames: int | None = None
+    start_time: float | None = None
+    first_arrival: float | None = None
+    feed: SocketFeed | None = None  # the socket whose numbering placed this track
+    base_sequence: int | None = None  # first sequence number released
+    first_arrivals: dict[int, float] = field(default_factory=dict)  # first frames: seq → time
+    recent_arrivals: dict[int, float] = field(default_factory=dict)  # latest frames
+    recent_positions: dict[int, int] = field(default_factory=dict)  # latest: seq → frame index
+    first_positions: dict[int, int] = field(default_factory=dict)  # first frames: seq → index
+    released_count: int = 0
+    waiting: list = field(default_factory=list)  # releases held until the offset is known
+    frame_bytes: int = mulaw.USUAL_FRAME_BYTES
+    frames_received: int = 0
+    frames_written: int = 0
+    bytes: int = 0
+    gaps_filled_frames: int = 0
+    gaps_filled_samples: int = 0
+    first_sequence: int | None = None
+    last_sequence: int | None = None  # in its socket's numbering, for reconnects
+    last_written_sequence: int | None = None
+    stopped: bool = False
+    _lengths: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def placed(self) -> bool:
+        return self.offset_frames is not None
+
+    def note_arrival(self, sequence: int, now: float) -> None:
+        if self.first_arrival is None:
+            self.first_arrival = now
+        if len(self.first_arrivals) < PAIRING_FRAMES * 4:
+            self.first_arrivals.setdefault(sequence, now)
+        recent = self.recent_arrivals
+        recent[sequence] = now
+        if len(recent) > 128:
+            del recent[next(iter(recent))]
+
+    def note_released(self, sequence: int) -> None:
+        positions = self.recent_positions
+        positions[sequence] = self.released_count
+        if len(self.first_positions) < PAIRING_FRAMES * 4:
+            self.first_positions[sequence] = self.released_count
+        self.released_count += 1
+        if len(positions) > 128:
+            del positions[next(iter(positions))]
+
+    def note_length(self, length: int) -> None:
+        """Track the usual frame length (the most common among the first frames)."""
+        if len(self._lengths) > 8 or sum(self._lengths.values()) > 200:
+            return
+        self._lengths[length] = self._lengths.get(length, 0) + 1
+        self.frame_bytes = max(self._lengths, key=self._lengths.__getitem__)
+
+
+def _arrives_in_real_time(points: list[tuple[int, float]], frame_seconds: float) -> bool:
+    """Did these (frame index, arrival) come at their own pace, not in a burst?"""
+    if len(points) < 5:
+        return False
+    frames = max(p[0] for p in points) - min(p[0] for p in points)
+    elapsed = max(p[1] for p in points) - min(p[1] for p in points)
+    return frames > 0 and elapsed >= 0.5 * frames * frame_seconds
+
+
+def _earliest_start(points: list[tuple[int, float]], frame_seconds: float) -> float:
+    return min(at - index * frame_seconds for index, at in points)
+
+
+class SocketFeed:
+    """What one socket contributes: its own numbering and counters."""
+
+    def __init__(self, sequencer: SocketSequencer) -> None:
+        self.sequencer = sequencer
+        self.perspectives: set[str] = set()
+        self.stops = 0
+        self.closed = False
+
+    @property
+    def all_stopped(self) -> bool:
+        """Every perspective that sent media on this socket has sent its Stop."""
+        return bool(self.perspectives) and self.stops >= len(self.perspectives)
+
+
+class CallPipeline:
+    """Feed Media from any socket of the call; ``tick`` regularly; ``close`` at the end.
+
+    ``now`` is wall-clock seconds (``time.time()``) everywhere, so the lag of frames that
+    carry the sender's ``sentAt`` stamp can be measured.
+    """
+
+    def __init__(
+        self, *, path: str | Path, config: PipelineConfig | None = None, resume: bool = False
+    ) -> None:
+        self.config = config or PipelineConfig()
+        self.writer = StereoWavWriter(
+            path, ring_samples=int(self.config.ring_seconds * SAMPLE_RATE), resume=resume
+        )
+        base = self.writer.committed
+        self.tracks = {p: Track(p, CHANNEL_OF[p], next_sample=base) for p in PERSPECTIVES}
+        self._origin = base  # where this process's audio starts in the file
+        self.feeds: list[SocketFeed] = []
+        self.taps: list[TapQueue] = []
+        self.lag = LagHistogram()
+        self.errors: dict[str, int] = {}
+        self._lag_samples = int(self.config.commit_lag_seconds * SAMPLE_RATE)
+        self.closed = False
+
+    # --- sockets ----------------------------------------------------------------------------
+    def open_socket(self) -> SocketFeed:
+        continue_from = {
+            p: t.last_sequence for p, t in self.tracks.items() if t.last_sequence is not None
+        }
+        feed = SocketFeed(
+            SocketSequencer(
+                window_frames=self.config.window_frames,
+                window_seconds=self.config.window_seconds,
+                continue_from=continue_from,
+            )
+        )
+        self.feeds.append(feed)
+        return feed
+
+    def close_socket(self, feed: SocketFeed) -> None:
+        """The socket went away: write what it held (gaps filled between)."""
+        if feed.closed:
+            return
+        self._place_all(feed.sequencer.drain(), None)
+        self._decide_waiting(None, force=True)
+        feed.closed = True
+
+    # --- input ------------------------------------------------------------------------------
+    def media(self, feed: SocketFeed, message: Media, now: float) -> None:
+        perspective = message.perspective
+        track = self.tracks[perspective]
+        track.frames_received += 1
+        track.bytes += len(message.payload)
+        track.note_arrival(message.sequence, now)
+        if track.feed is None:
+            track.feed = feed
+        if track.first_sequence is None:
+            track.first_sequence = message.sequence
+        feed.perspectives.add(perspective)
+        out = feed.sequencer.push(
+            perspective, message.sequence, (message.payload, message.sent_at), now
+        )
+        if out:
+            self._place_all(out, now)
+
+    def stop(self, feed: SocketFeed, perspective: str | None) -> None:
+        feed.stops += 1
+        if perspective is not None:
+            feed.sequencer.stopped(perspective)
+            self.tracks[perspective].stopped = True
+        elif feed.all_stopped:
+            for name in feed.perspectives:
+                self.tracks[name].stopped = True
+        if feed.all_stopped:
+            self._place_all(feed.sequencer.drain(), None)
+            self._decide_waiting(None, force=True)
+
+    def count_error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    @property
+    def all_stopped(self) -> bool:
+        """Every perspective that sent media, on every socket, has stopped."""
+        sent = [t for t in self.tracks.values() if t.frames_received]
+        return bool(sent) and all(t.stopped for t in sent)
+
+    # --- time -------------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Release what waited a whole window, and commit what is safe to disk."""
+        for feed in self.feeds:
+            if not feed.closed:
+                out = feed.sequencer.expire(now)
+                if out:
+                    self._place_all(out, now)
+        self._decide_waiting(now, force=False)
+        self._commit()
+
+    def close(self) -> dict[str, Any]:
+        if not self.closed:
+            for feed in self.feeds:
+                self.close_socket(feed)
+            self._decide_waiting(None, force=True)
+            self.writer.close()
+            self.closed = True
+            for tap in self.taps:
+                tap.close()
+        return self.stats()
+
+    # --- taps -------------------------------------------------------------------------------
+    def subscribe(self, *, maxsize: int | None = None, on_item=None) -> TapQueue:
+        queue = TapQueue(maxsize=maxsize or self.config.tap_queue_size, on_item=on_item)
+        self.taps.append(queue)
+        return queue
+
+    # --- placing ----------------------------------------------------------------------------
+    def _place_all(self, out: list, now: float | None) -> None:
+        for entry in out:
+            track = self.tracks[entry.perspective]
+            if track.base_sequence is None:
+                track.base_sequence = entry.sequence
+            if track.offset_frames is None:
+                if not any(t.placed for t in self.tracks.values()):
+                    self._set_offset(track, 0)  # the first leg heard defines time zero
+                else:
+                    track.waiting.append(entry)
+                    self._decide(track, now, force=False)
+                    continue
+            self._place_one(track, entry, now)
+
+    def _place_one(self, track: Track, entry, now: float | None) -> None:
+        start = track.next_sample
+        if entry.item is None:
+            length = track.frame_bytes
+            track.gaps_filled_frames += 1
+            track.gaps_filled_samples += length
+            payload = None
+        else:
+            payload, sent_at = entry.item
+            length = len(payload)
+            track.note_length(length)
+            self.writer.place(track.channel, start, payload)
+            track.frames_written += 1
+            if self.config.measure_lag and sent_at is not None and now is not None:
+                self.lag.add(round((now - sent_at) * 1000))
+        track.next_sample = start + length
+        track.last_sequence = entry.sequence
+        track.note_released(entry.sequence)
+        if self.taps:
+            self._tap(track.perspective, start, payload, length)
+
+    def _set_offset(self, track: Track, offset_frames: int) -> None:
+        track.offset_frames = max(0, offset_frames)
+        track.next_sample = self._origin + track.offset_frames * track.frame_bytes
+
+    def _decide_waiting(self, now: float | None, *, force: bool) -> None:
+        for track in self.tracks.values():
+            if track.waiting:
+                self._decide(track, now, force=force)
+
+    def _decide(self, track: Track, now: float | None, *, force: bool) -> None:
+        """Find a later leg's offset from the other leg, then place what it waited with."""
+        reference = next(t for t in self.tracks.values() if t.placed and t is not track)
+        per_socket = track.feed is not None and track.feed.sequencer.mode == PER_SOCKET
+        waited = now is not None and now - track.first_arrival >= self.config.window_seconds
+        if not (force or waited or len(track.waiting) >= PAIRING_FRAMES):
+            return
+        frame_seconds = track.frame_bytes / SAMPLE_RATE
+        if per_socket:
+            own = [
+                (index, track.first_arrivals.get(entry.sequence))
+                for index, entry in enumerate(track.waiting)
+            ]
+            others = [
+                (position, reference.first_arrivals.get(sequence))
+                for sequence, position in reference.first_positions.items()
+            ]
+        else:
+            own = [
+                (sequence - track.base_sequence, at)
+                for sequence, at in track.first_arrivals.items()
+            ]
+            others = [
+                (sequence - reference.base_sequence, at)
+                for sequence, at in reference.first_arrivals.items()
+            ]
+        own = [(index, at) for index, at in own if at is not None]
+        others = [(index, at) for index, at in others if at is not None]
+        if _arrives_in_real_time(others, frame_seconds) and own:
+            # A frame cannot arrive before it is sent: each leg's earliest "arrival minus
+            # position" is its start, to within its least-delayed frame.
+            delta = _earliest_start(own, frame_seconds) - _earliest_start(others, frame_seconds)
+            offset = reference.offset_frames + round(delta / frame_seconds)
+        elif per_socket:
+            offset = self._offset_by_interleaving(track, reference)
+        else:
+            offset = self._offset_by_pairs(track, reference)
+        self._set_offset(track, offset)
+        waiting, track.waiting = track.waiting, []
+        for entry in waiting:
+            self._place_one(track, entry, now)
+
+    def _offset_by_pairs(self, track: Track, reference: Track) -> int:
+        """Sent in a burst, arrival times say little: frame n of both legs belongs at the same
+        moment unless the pairs consistently say otherwise (median arrival difference)."""
+        differences = sorted(
+            at - reference.first_arrivals[partner]
+            for sequence, at in track.first_arrivals.items()
+            if (partner := reference.base_sequence + sequence - track.base_sequence)
+            in reference.first_arrivals
+        )
+        frame_seconds = track.frame_bytes / SAMPLE_RATE
+        if not differences:
+            delta = track.first_arrival - reference.first_arrival
+        else:
+            middle = len(differences) // 2
+            delta = (
+                differences[middle]
+                if len(differences) % 2
+                else (differences[middle - 1] + differences[middle]) / 2
+            )
+        return reference.offset_frames + round(delta / frame_seconds)
+
+    def _offset_by_interleaving(self, track: Track, reference: Track) -> int:
+        """One counter for the socket: the other leg's frame sent in the same 20 ms sits just
+        before or just after this leg's first frame."""
+        first = track.base_sequence
+        before = reference.recent_positions.get(first - 1, reference.first_positions.get(first - 1))
+        after = reference.recent_positions.get(first + 1, reference.first_positions.get(first + 1))
+        arrived = track.recent_arrivals.get(first, track.first_arrival)
+        if before is None and after is None:
+            return reference.offset_frames + max(0, reference.released_count - 1)
+        if before is None or after is None:
+            return reference.offset_frames + (before if before is not None else after)
+        # Both neighbours known. Sent in real time, the same-moment frame arrives with ours and
+        # the other a frame apart; sent in a burst, the leg heard first is taken to send first.
+        at_before = reference.recent_arrivals.get(first - 1)
+        at_after = reference.recent_arrivals.get(first + 1)
+        if arrived is not None and at_before is not None and at_after is not None:
+            gap_before, gap_after = abs(arrived - at_before), abs(arrived - at_after)
+            if gap_after + INFORMATIVE_ARRIVAL_GAP < gap_before:
+                return reference.offset_frames + after
+        return reference.offset_frames + before
+
+    def _tap(self, perspective: str, start: int, payload: bytes | None, length: int) -> None:
+        samples = (
+            mulaw.decode(payload) if payload is not None else mulaw.decode(mulaw.silence(length))
+        )
+        chunk = TapChunk(perspective, start, samples, payload is None)
+        for tap in self.taps:
+            tap.offer(chunk)
+
+    def _commit(self) -> None:
+        placed = [t for t in self.tracks.values() if t.placed]
+        if not placed:
+            return
+        ends = [t.next_sample for t in placed]
+        active = [t.next_sample for t in placed if not t.stopped]
+        horizon = max(min(active) if active else max(ends), max(ends) - self._lag_samples)
+        self.writer.commit(horizon)
+
+    # --- reporting --------------------------------------------------------------------------
+    def _numbering(self) -> str:
+        modes = {f.sequencer.mode for f in self.feeds} - {UNDETERMINED}
+        if not modes:
+            return UNDETERMINED
+        return modes.pop() if len(modes) == 1 else "mixed"
+
+    def stats(self) -> dict[str, Any]:
+        perspectives: dict[str, Any] = {}
+        for name, track in self.tracks.items():
+            counters = [f.sequencer.counters[name] for f in self.feeds]
+            first = [
+                f.sequencer.first_sequence[name]
+                for f in self.feeds
+                if name in f.sequencer.first_sequence
+            ]
+            last = [
+                f.sequencer.last_sequence[name]
+                for f in self.feeds
+                if name in f.sequencer.last_sequence
+            ]
+            perspectives[name] = {
+                "channel": CHANNEL_NAME[track.channel],
+                "frames_received": track.frames_received,
+                "frames_written": track.frames_written,
+                "duplicates": sum(c.duplicates for c in counters),
+                "reordered": sum(c.reordered for c in counters),
+                "gaps_filled_frames": track.gaps_filled_frames,
+                "gaps_filled_ms": round(track.gaps_filled_samples * 1000 / SAMPLE_RATE),
+                "late_dropped": sum(c.late for c in counters),
+                "sequence_jumps": sum(c.jumps for c in counters),
+                "bytes": track.bytes,
+                "first_sequence": first[0] if first else None,
+                "last_sequence": max(last) if last else None,
+                "offset_frames": track.offset_frames,
+                "samples_written": max(
+                    0, track.next_sample - (track.offset_frames or 0) * track.frame_bytes
+                )
+                if track.placed
+                else 0,
+                "frame_bytes": track.frame_bytes,
+                "stopped": track.stopped,
+            }
+        stats: dict[str, Any] = {
+            "numbering": self._numbering(),
+            "sockets": len(self.feeds),
+            "errors": dict(self.errors),
+            "perspectives": perspectives,
+            "recording": {
+                "format": RECORDING_FORMAT,
+                "channels": 2,
+                "sample_rate": SAMPLE_RATE,
+                "seconds": round(self.writer.committed / SAMPLE_RATE, 3),
+                "bytes": self.writer.data_bytes + 44,
+                "patched_samples": self.writer.patched_samples,
+            },
+            "taps": {"subscribers": len(self.taps), "dropped": sum(t.dropped for t in self.taps)},
+        }
+        if self.lag.count:
+            stats["lag_ms"] = self.lag.as_dict()
+        return stats

@@ -1,0 +1,173 @@
+"""RingCX's WebSocket streaming messages, parsed and validated.
+
+Every malformed input raises :class:`ProtocolError` with a stable ``kind`` (counted per call)
+and a human message; nothing here can take the connection down.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PARTICIPANT = "Participant"  # the agent: left channel
+CONFERENCE = "Conference"  # the caller and every other leg: right channel
+PERSPECTIVES = (PARTICIPANT, CONFERENCE)
+_PERSPECTIVE_NAMES = {p.lower(): p for p in PERSPECTIVES}
+
+MULAW_CONTENT_TYPES = {"audio/x-mulaw", "audio/mulaw", "audio/pcmu", "audio/basic", "mulaw", "pcmu"}
+SUPPORTED_SAMPLE_RATE = 8000
+
+
+class ProtocolError(ValueError):
+    """A message we cannot use. ``kind`` is a short stable name for counting."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(slots=True)
+class Connected:
+    protocol: str
+    version: str
+    secret: str | None
+
+
+@dataclass(slots=True)
+class Start:
+    metadata: dict[str, Any]
+    call_id: str
+    session_id: str
+    content_type: str
+    sample_rate: int
+    secret: str | None
+
+
+@dataclass(slots=True)
+class Media:
+    perspective: str
+    sequence: int
+    payload: bytes
+    sent_at: float | None = None
+
+
+@dataclass(slots=True)
+class Stop:
+    metadata: dict[str, Any] = field(default_factory=dict)
+    perspective: str | None = None
+
+
+Message = Connected | Start | Media | Stop
+
+
+def perspective_normalize(value: Any) -> str | None:
+    return _PERSPECTIVE_NAMES.get(value.lower()) if isinstance(value, str) else None
+
+
+def _sequence(value: Any) -> int:
+    if type(value) is int:
+        sequence = value
+    elif isinstance(value, str):
+        try:
+            sequence = int(value.strip())
+        except ValueError:
+            raise ProtocolError(
+                "bad_sequence", f"sequenceId {value[:20]!r} is not a number"
+            ) from None
+    else:
+        raise ProtocolError("bad_sequence", f"sequenceId has type {type(value).__name__}")
+    if sequence < 0:
+        raise ProtocolError("bad_sequence", "sequenceId is negative")
+    return sequence
+
+
+def _media(obj: dict[str, Any]) -> Media:
+    perspective = perspective_normalize(obj.get("perspective"))
+    if perspective is None:
+        raise ProtocolError(
+            "bad_perspective",
+            f"perspective {str(obj.get('perspective'))[:30]!r} is not Participant or Conference",
+        )
+    sequence = _sequence(obj.get("sequenceId"))
+    media = obj.get("media")
+    if not isinstance(media, str):
+        raise ProtocolError("bad_media", "media is missing or not a base64 string")
+    try:
+        payload = binascii.a2b_base64(media, strict_mode=True)
+    except binascii.Error:
+        raise ProtocolError("bad_base64", "media is not valid base64") from None
+    if not payload:
+        raise ProtocolError("empty_media", "media is empty")
+    sent_at = obj.get("sentAt")
+    return Media(
+        perspective, sequence, payload, float(sent_at) if type(sent_at) in (int, float) else None
+    )
+
+
+def _secret_field(obj: dict[str, Any]) -> str | None:
+    for source in (obj, obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}):
+        for key in ("secret", "token", "authorization"):
+            value = source.get(key)
+            if isinstance(value, str) and value:
+                return value.removeprefix("Bearer ").strip()
+    return None
+
+
+def _start(obj: dict[str, Any]) -> Start:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        raise ProtocolError("bad_start", "Start has no metadata object")
+    call_id = metadata.get("callId")
+    if call_id is None or (isinstance(call_id, str) and not call_id.strip()):
+        raise ProtocolError("bad_start", "Start metadata has no callId")
+    if not isinstance(call_id, str | int):
+        raise ProtocolError("bad_start", "Start metadata callId is not a string or number")
+    session_id = metadata.get("sessionId", "")
+    content_type = metadata.get("contentType", metadata.get("audioContentType", "audio/x-mulaw"))
+    rate = metadata.get("sampleRateHertz", SUPPORTED_SAMPLE_RATE)
+    try:
+        rate = int(rate)
+    except (TypeError, ValueError):
+        raise ProtocolError("bad_start", f"sampleRateHertz {rate!r} is not a number") from None
+    clean = {k: v for k, v in metadata.items() if k not in ("secret", "token", "authorization")}
+    return Start(
+        clean,
+        str(call_id).strip(),
+        "" if session_id is None else str(session_id).strip(),
+        str(content_type),
+        rate,
+        _secret_field(obj),
+    )
+
+
+def is_supported_audio(start: Start) -> bool:
+    content_type = start.content_type.split(";", 1)[0].strip().lower()
+    return content_type in MULAW_CONTENT_TYPES and start.sample_rate == SUPPORTED_SAMPLE_RATE
+
+
+def parse(text: str | bytes) -> Message:
+    """One frame → one message, or ``ProtocolError``."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("malformed_json", "frame is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("malformed_json", "frame is not a JSON object")
+    event = obj.get("event")
+    if event == "Media":
+        return _media(obj)
+    if event == "Start":
+        return _start(obj)
+    if event == "Stop":
+        metadata = obj.get("metadata")
+        return Stop(
+            metadata if isinstance(metadata, dict) else {},
+            perspective_normalize(obj.get("perspective")),
+        )
+    if event == "Connected":
+        return Connected(
+            str(obj.get("protocol", "")), str(obj.get("version", "")), _secret_field(obj)
+        )
+    raise ProtocolError("unknown_event", f"unknown event {str(event)[:30]!r}")

@@ -1,0 +1,251 @@
+"""One socket's Media frames → per-perspective, in-order frames and gaps.
+
+Whether ``sequenceId`` counts per perspective (each leg 1, 2, 3…) or per socket (one counter
+shared by every Media message) is undocumented, so it is detected from the first frames of the
+second perspective: a number used by both legs means per perspective; disjoint numbers that
+together run (almost) contiguously mean per socket. Until a second leg appears both readings
+agree, so nothing is delayed while we look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streaming.audio.protocol import CONFERENCE, PARTICIPANT, PERSPECTIVES
+from streaming.audio.reorder import Counters, ReorderBuffer
+
+UNDETERMINED = "undetermined"
+PER_PERSPECTIVE = "per_perspective"
+PER_SOCKET = "per_socket"
+
+DETECT_FRAMES = 12  # frames of the second leg needed to call the numbering per-socket
+DETECT_SECONDS = 0.25
+_OWNERS = 8192
+
+
+@dataclass(slots=True)
+class Out:
+    """A frame to place (``item`` set) or a gap to fill (``item`` None) on ``perspective``."""
+
+    perspective: str
+    sequence: int
+    item: Any | None
+
+
+def _other(perspective: str) -> str:
+    return CONFERENCE if perspective == PARTICIPANT else PARTICIPANT
+
+
+class SocketSequencer:
+    def __init__(
+        self,
+        *,
+        window_frames: int,
+        window_seconds: float,
+        continue_from: dict[str, int] | None = None,
+    ) -> None:
+        self.window_frames = window_frames
+        self.window_seconds = window_seconds
+        self.continue_from = continue_from or {}
+        self.mode = UNDETERMINED
+        self.counters: dict[str, Counters] = {p: Counters() for p in PERSPECTIVES}
+        self.first_sequence: dict[str, int] = {}
+        self.last_sequence: dict[str, int] = {}
+        self._buffers: dict[str, ReorderBuffer] = {}
+        self._global: ReorderBuffer | None = None
+        self._owners: list[tuple[int, str] | None] = [None] * _OWNERS
+        self._released_real: dict[str, int] = dict.fromkeys(PERSPECTIVES, 0)
+        self._stopped: set[str] = set()
+        # detection state
+        self._detecting: str | None = None
+        self._detect_started = 0.0
+        self._held: list[tuple[int, Any, float]] = []
+        self._seen: dict[str, set[int]] = {p: set() for p in PERSPECTIVES}
+
+    # --- input ------------------------------------------------------------------------------
+    def push(self, perspective: str, sequence: int, item: Any, now: float) -> list[Out]:
+        if perspective not in self.first_sequence:
+            self.first_sequence[perspective] = sequence
+        if sequence > self.last_sequence.get(perspective, -1):
+            self.last_sequence[perspective] = sequence
+        if self.mode == PER_SOCKET:
+            self._owners[sequence % _OWNERS] = (sequence, perspective)
+            releases = self._global.push(sequence, item, now, self.counters[perspective])
+            return self._from_global(releases)
+        if self.mode == PER_PERSPECTIVE:
+            return self._push_own(perspective, sequence, item, now)
+        return self._push_undetermined(perspective, sequence, item, now)
+
+    def expire(self, now: float) -> list[Out]:
+        out: list[Out] = []
+        if self._detecting is not None and now - self._detect_started >= DETECT_SECONDS:
+            out += self._decide(now)
+        if self._global is not None:
+            out += self._from_global(self._global.expire(now))
+        for perspective, buffer in self._buffers.items():
+            out += self._own_out(perspective, buffer.expire(now))
+        return out
+
+    def drain(self) -> list[Out]:
+        out: list[Out] = []
+        if self._detecting is not None:
+            out += self._decide(None)
+        if self._global is not None:
+            out += self._from_global(self._global.drain())
+        for perspective, buffer in self._buffers.items():
+            out += self._own_out(perspective, buffer.drain())
+        return out
+
+    def stopped(self, perspective: str) -> None:
+        self._stopped.add(perspective)
+
+    @property
+    def held(self) -> int:
+        total = len(self._held) + sum(b.held for b in self._buffers.values())
+        return total + (self._global.held if self._global is not None else 0)
+
+    # --- per perspective --------------------------------------------------------------------
+    def _buffer(self, perspective: str) -> ReorderBuffer:
+        buffer = self._buffers.get(perspective)
+        if buffer is None:
+            last = self.continue_from.get(perspective)
+            buffer = ReorderBuffer(
+                window=self.window_frames,
+                window_seconds=self.window_seconds,
+                next_sequence=None if last is None else last + 1,
+            )
+            self._buffers[perspective] = buffer
+        return buffer
+
+    def _push_own(self, perspective: str, sequence: int, item: Any, now: float) -> list[Out]:
+        buffer = self._buffer(perspective)
+        return self._own_out(
+            perspective, buffer.push(sequence, item, now, self.counters[perspective])
+        )
+
+    def _own_out(self, perspective: str, releases: list) -> list[Out]:
+        counters = self.counters[perspective]
+        out = []
+        for release in releases:
+            if release.item is None:
+                counters.gaps += 1
+            out.append(Out(perspective, release.sequence, release.item))
+        return out
+
+    # --- detection --------------------------------------------------------------------------
+    def _push_undetermined(
+        self, perspective: str, sequence: int, item: Any, now: float
+    ) -> list[Out]:
+        seen = self._seen[perspective]
+        if self._detecting is None:
+            others = [p for p in self._buffers if p != perspective]
+            if not others:
+                if len(seen) < 64:
+                    seen.add(sequence)
+                return self._push_own(perspective, sequence, item, now)
+            # A second perspective appears: look before choosing. Meanwhile the first leg's
+            # numbers may be the socket's (twice as fast): do not call its gaps too early.
+            self._detecting = perspective
+            self._detect_started = now
+            for buffer in self._buffers.values():
+                buffer.window = self.window_frames * 2
+        if sequence in self._seen[_other(perspective)]:
+            self.mode = PER_PERSPECTIVE  # both legs used the same number
+            out = self._replay_held(now)
+            return out + self._push_own(perspective, sequence, item, now)
+        seen.add(sequence)
+        if perspective == self._detecting:
+            self._held.append((sequence, item, now))
+            if len(self._held) >= DETECT_FRAMES:
+                return self._decide(now)
+            return []
+        return self._push_own(perspective, sequence, item, now)
+
+    def _decide(self, now: float | None) -> list[Out]:
+        """Per socket when the legs' numbers are disjoint yet interleave (the old leg used the
+        numbers between the new leg's); otherwise each leg counts on its own."""
+        new_seen = self._seen[self._detecting]
+        old_seen = self._seen[_other(self._detecting)]
+        low, high = min(new_seen), max(new_seen)
+        interleaved = any(low < s < high for s in old_seen) or (
+            len(new_seen) == 1 and (low - 1 in old_seen or low + 1 in old_seen)
+        )
+        shared = bool(old_seen & new_seen)
+        self.mode = PER_SOCKET if interleaved and not shared else PER_PERSPECTIVE
+        if self.mode == PER_PERSPECTIVE:
+            return self._replay_held(now)
+        return self._switch_to_global(now)
+
+    def _replay_held(self, now: float | None) -> list[Out]:
+        for buffer in self._buffers.values():
+            buffer.window = self.window_frames
+        held, self._held, new = self._held, [], self._detecting
+        self._detecting = None
+        out: list[Out] = []
+        for sequence, item, arrived in held:
+            out += self._push_own(new, sequence, item, arrived if now is None else now)
+        return out
+
+    def _switch_to_global(self, now: float | None) -> list[Out]:
+        """Move the old leg's waiting frames and the held frames of the new leg into one
+        buffer over the socket's numbering, in their order of arrival."""
+        (old,) = [p for p in self._buffers if p != self._detecting]
+        old_buffer = self._buffers.pop(old)
+        global_buffer = ReorderBuffer(
+            window=self.window_frames * 2,
+            window_seconds=self.window_seconds,
+            next_sequence=old_buffer.next_sequence,
+        )
+        self._global = global_buffer
+        new = self._detecting
+        self._detecting = None
+        already_counted = Counters()
+        arrivals = [
+            (arrived, sequence, item, old, already_counted)
+            for sequence, (item, arrived) in old_buffer.pending.items()
+        ]
+        arrivals += [
+            (arrived, sequence, item, new, self.counters[new])
+            for sequence, item, arrived in self._held
+        ]
+        self._held = []
+        arrivals.sort(key=lambda entry: entry[0])
+        out: list[Out] = []
+        for arrived, sequence, item, perspective, counters in arrivals:
+            self._owners[sequence % _OWNERS] = (sequence, perspective)
+            releases = global_buffer.push(sequence, item, arrived if now is None else now, counters)
+            out += self._from_global(releases)
+        return out
+
+    # --- per socket -------------------------------------------------------------------------
+    def _owner(self, sequence: int) -> str | None:
+        entry = self._owners[sequence % _OWNERS]
+        return entry[1] if entry is not None and entry[0] == sequence else None
+
+    def _from_global(self, releases: list) -> list[Out]:
+        out = []
+        for release in releases:
+            sequence = release.sequence
+            if release.item is not None:
+                perspective = self._owner(sequence) or PARTICIPANT
+                self._released_real[perspective] += 1
+            else:
+                perspective = self._gap_owner(sequence)
+                self._owners[sequence % _OWNERS] = (sequence, perspective)
+                self.counters[perspective].gaps += 1
+            out.append(Out(perspective, sequence, release.item))
+        return out
+
+    def _gap_owner(self, sequence: int) -> str:
+        """Whose frame was lost? Legs alternate, so the one two numbers back; else the one
+        with fewer frames; a stopped leg loses nothing."""
+        live = [p for p in PERSPECTIVES if p not in self._stopped]
+        if len(live) == 1:
+            return live[0]
+        before2, before1 = self._owner(sequence - 2), self._owner(sequence - 1)
+        if before2 is not None and before1 is not None and before2 != before1:
+            return before2
+        if before1 is not None and before2 == before1:
+            return _other(before1)
+        return min(PERSPECTIVES, key=lambda p: self._released_real[p])

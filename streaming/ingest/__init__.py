@@ -1,0 +1,1 @@
+"""The RingCX ingest socket: handshake, per-socket protocol handling, live calls."""

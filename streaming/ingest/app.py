@@ -1,0 +1,336 @@
+"""The RingCX ingest socket, as a plain ASGI application mounted at ``/``.
+
+It is deliberately not a Channels consumer: a consumer's dispatch awaits a thread hop before
+every message, which costs most of a frame's budget. Here the handshake and Start do their
+database work in a thread; each Media frame is parsed and handed to the pipeline inline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from ringadmin.calls.models import CallStatus
+from ringadmin.logging import call_id_var
+from streaming.audio.pipeline import SocketFeed
+from streaming.audio.protocol import (
+    Connected,
+    Media,
+    ProtocolError,
+    Start,
+    Stop,
+    is_supported_audio,
+    parse,
+)
+from streaming.ingest.authorize import (
+    Decision,
+    ingest_authorize_handshake,
+    ingest_authorize_start,
+)
+from streaming.ingest.handshake import Handshake, handshake_parse
+from streaming.ingest.owner import this_process_owner
+from streaming.ingest.runtime import IngestRuntime, LiveCall, get_runtime, recording_path_for
+from streaming.services import call_reject, call_start
+
+logger = logging.getLogger("streaming.ingest")
+
+CLOSE_NORMAL = 1000
+CLOSE_UNSUPPORTED = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+DENY_CODES = {403: 4403, 404: 4404, 503: 4503}
+
+
+class IngestConnection:
+    """One RingCX socket: handshake, protocol state machine, limits."""
+
+    def __init__(self, scope: dict[str, Any], receive, send, runtime: IngestRuntime) -> None:
+        self.scope = scope
+        self.receive = receive
+        self._send = send
+        self.runtime = runtime
+        self.config = runtime.config
+        self.connected_at = time.time()
+        self.handshake: Handshake | None = None
+        self.decision: Decision | None = None
+        self.connected_secret: str | None = None
+        self.live: LiveCall | None = None
+        self.feed: SocketFeed | None = None
+        self.started = False
+        self.closed = False
+        self.terminal_reason = ""
+        self.errors: dict[str, int] = {}
+        self._speed_window_start = self.connected_at
+        self._speed_window_bytes = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def run(self) -> None:
+        message = await self.receive()
+        if message["type"] != "websocket.connect":
+            return
+        if not await self._admit():
+            return
+        self.runtime.connections.add(self)
+        try:
+            await self._receive_loop()
+        except Exception:
+            logger.exception("ingest socket failed; the call's recording is kept")
+            self.terminal_reason = self.terminal_reason or "internal error"
+            await self.close(CLOSE_INTERNAL, "internal error")
+        finally:
+            self.runtime.connections.discard(self)
+            self.runtime.detach(self, time.time())
+
+    async def _admit(self) -> bool:
+        path = self.scope.get("path", "/")
+        if path not in ("", "/"):
+            await self._deny(404, f"the RingCX ingest socket is served at / (not {path[:60]})")
+            return False
+        self.handshake = handshake_parse(self.scope)
+        overload = self.runtime.overloaded()
+        if overload:
+            self.runtime.shed_count += 1
+            logger.warning("ingest handshake shed (503): %s", overload)
+            await self._deny(503, "server busy, retry")
+            return False
+        call_id_var.set(self.handshake.params.get("callId", "-"))
+        try:
+            self.decision = await database_sync_to_async(ingest_authorize_handshake)(
+                handshake=self.handshake
+            )
+        except Exception:
+            logger.exception("ingest handshake could not be checked")
+            await self._deny(503, "server cannot check credentials now, retry")
+            return False
+        if not self.decision.accept:
+            await self._deny(self.decision.status or 403, self.decision.reason)
+            return False
+        await self._send({"type": "websocket.accept"})
+        return True
+
+    async def _deny(self, status: int, reason: str) -> None:
+        """Refuse before accepting: a real HTTP status where the server supports it."""
+        if "websocket.http.response" in (self.scope.get("extensions") or {}):
+            body = f"{reason}\n".encode()
+            await self._send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await self._send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await self._send(
+                {
+                    "type": "websocket.close",
+                    "code": DENY_CODES.get(status, 4403),
+                    "reason": reason[:120],
+                }
+            )
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if code != CLOSE_NORMAL and not self.terminal_reason:
+            self.terminal_reason = reason
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason[:120]})
+        except Exception:  # the peer is already gone
+            logger.debug("close after disconnect", exc_info=True)
+
+    # --- frames -----------------------------------------------------------------------------
+    async def _receive_loop(self) -> None:
+        receive = self.receive
+        limit = self.config.max_message_bytes
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.disconnect":
+                return
+            if kind != "websocket.receive":
+                continue
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            if len(data) > limit:
+                self._error("message_too_big", f"{len(data)} bytes (limit {limit})")
+                await self.close(CLOSE_TOO_BIG, f"message larger than {limit} bytes")
+                return
+            try:
+                event = parse(data)
+            except ProtocolError as exc:
+                self._error(exc.kind, str(exc))
+                continue
+            if type(event) is Media:
+                if self.feed is None:
+                    self._error("media_before_start", "Media before Start")
+                    continue
+                now = time.time()
+                self._speed_window_bytes += len(event.payload)
+                live = self.live
+                live.last_media = now
+                try:
+                    live.pipeline.media(self.feed, event, now)
+                except OSError as exc:
+                    self.terminal_reason = f"recording failed: {exc}"
+                    await self.close(CLOSE_INTERNAL, "recording failed")
+                    return
+            elif type(event) is Start:
+                if not await self._start(event):
+                    return
+            elif type(event) is Stop:
+                if await self._stop(event):
+                    return
+            elif type(event) is Connected:
+                self.connected_secret = event.secret or self.connected_secret
+
+    def _error(self, kind: str, detail: str) -> None:
+        count = self.errors.get(kind, 0) + 1
+        self.errors[kind] = count
+        if self.live is not None:
+            self.live.pipeline.count_error(kind)
+        if count in (1, 10, 100) or count % 1000 == 0:
+            logger.warning(
+                "ingest frame rejected (%s, %d so far on this socket): %s", kind, count, detail
+            )
+
+    # --- Start / Stop -----------------------------------------------------------------------
+    async def _start(self, start: Start) -> bool:
+        if self.started:
+            self._error("duplicate_start", "a second Start on the same socket")
+            return True
+        call_id_var.set(start.call_id)
+        secret = start.secret or self.connected_secret
+        decision = await database_sync_to_async(ingest_authorize_start)(
+            handshake=self.handshake, decision=self.decision, metadata=start.metadata, secret=secret
+        )
+        if not decision.accept:
+            self.terminal_reason = decision.reason
+            await self.close(CLOSE_POLICY, decision.reason)
+            return False
+        self.decision = decision
+        if not is_supported_audio(start):
+            reason = (
+                f"unsupported audio {start.content_type} at {start.sample_rate} Hz: only "
+                "audio/x-mulaw at 8000 Hz is recorded"
+            )
+            logger.warning("ingest stream refused: %s", reason)
+            await database_sync_to_async(call_reject)(
+                ringcx_call_id=start.call_id,
+                session_id=start.session_id,
+                metadata=start.metadata,
+                handshake=self.handshake.as_record(),
+                reason=reason,
+            )
+            self.terminal_reason = reason
+            await self.close(CLOSE_UNSUPPORTED, reason[:120])
+            return False
+        key = (start.call_id, start.session_id)
+        async with self.runtime.lock(key):
+            live = self.runtime.live.get(key)
+            if live is None or live.finalizing:
+                live = await self._open_call(key, start)
+            else:
+                await database_sync_to_async(call_start)(
+                    ringcx_call_id=start.call_id,
+                    session_id=start.session_id,
+                    metadata=start.metadata,
+                    handshake=self.handshake.as_record(),
+                    owner=this_process_owner(),
+                    recording_path=live.pipeline.writer.path,
+                )
+            live.connections.add(self)
+            live.orphaned_since = None
+            self.live = live
+            self.feed = live.pipeline.open_socket()
+        self.started = True
+        for kind, count in self.errors.items():
+            live.pipeline.errors[kind] = live.pipeline.errors.get(kind, 0) + count
+        self.runtime.spawn(
+            self.runtime.publish(live, {"type": "call.started", "sockets": len(live.connections)})
+        )
+        return True
+
+    async def _open_call(self, key: tuple[str, str], start: Start) -> LiveCall:
+        from streaming.audio.pipeline import CallPipeline
+
+        now = time.time()
+        started = datetime.now(UTC)
+        result = await database_sync_to_async(call_start)(
+            ringcx_call_id=start.call_id,
+            session_id=start.session_id,
+            metadata=start.metadata,
+            handshake=self.handshake.as_record(),
+            owner=this_process_owner(),
+            recording_path=recording_path_for(
+                call_id=start.call_id, session_id=start.session_id, started=started
+            ),
+            started_at=started,
+        )
+        call = result.call
+        pipeline = CallPipeline(
+            path=call.recording_path, config=self.config.pipeline, resume=result.resumed
+        )
+        live = LiveCall(key=key, call_pk=call.pk, pipeline=pipeline, started_at=now, last_media=now)
+        self.runtime.live[key] = live
+        logger.info(
+            "call %s: recording to %s",
+            "resumed" if result.resumed else "started",
+            call.recording_path,
+        )
+        return live
+
+    async def _stop(self, stop: Stop) -> bool:
+        """Returns True when the socket is finished."""
+        if self.feed is None:
+            self._error("stop_before_start", "Stop before Start")
+            return False
+        live = self.live
+        live.stop_metadata = {**live.stop_metadata, **stop.metadata}
+        live.pipeline.stop(self.feed, stop.perspective)
+        if live.pipeline.all_stopped:
+            await self.runtime.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
+            return True
+        return False
+
+    # --- limits (checked by the ticker, not per frame) ---------------------------------------
+    def check_limits(self, now: float) -> None:
+        config = self.config
+        if self.closed:
+            return
+        if not self.started and now - self.connected_at > config.start_timeout:
+            self.terminal_reason = f"no Start within {config.start_timeout:g} s"
+            self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
+            return
+        elapsed = now - self._speed_window_start
+        if elapsed >= config.speed_window:
+            legs = max(1, len(self.feed.perspectives)) if self.feed is not None else 1
+            ratio = self._speed_window_bytes / 8000 / elapsed / legs
+            self._speed_window_start, self._speed_window_bytes = now, 0
+            if config.max_speed_ratio and ratio > config.max_speed_ratio:
+                self._error("too_fast", f"audio arriving {ratio:.1f}x faster than real time")
+                self.terminal_reason = f"sending {ratio:.0f}x faster than real time"
+                self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
+
+
+class IngestApplication:
+    """ASGI entry for the RingCX socket."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError("the ingest application serves WebSocket connections only")
+        connection = IngestConnection(scope, receive, send, get_runtime())
+        await connection.run()
+
+
+ingest_application = IngestApplication()

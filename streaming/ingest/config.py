@@ -1,0 +1,47 @@
+"""The ingest's limits, read once from Django settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from streaming.audio.pipeline import PipelineConfig
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    max_message_bytes: int
+    start_timeout: float
+    media_timeout: float
+    max_call_seconds: float
+    max_speed_ratio: float
+    speed_window: float
+    reconnect_grace: float
+    max_connections: int
+    shed_lag_ms: float
+    events_hz: float
+    stats_interval: float
+    tick_seconds: float
+    pipeline: PipelineConfig
+
+    @classmethod
+    def from_settings(cls) -> IngestConfig:
+        window_ms = settings.INGEST_REORDER_WINDOW_MS
+        return cls(
+            max_message_bytes=settings.INGEST_MAX_MESSAGE_BYTES,
+            start_timeout=settings.INGEST_START_TIMEOUT_SECONDS,
+            media_timeout=settings.INGEST_MEDIA_TIMEOUT_SECONDS,
+            max_call_seconds=settings.INGEST_MAX_CALL_SECONDS,
+            max_speed_ratio=settings.INGEST_MAX_SPEED_RATIO,
+            speed_window=settings.INGEST_SPEED_WINDOW_SECONDS,
+            reconnect_grace=settings.INGEST_RECONNECT_GRACE_SECONDS,
+            max_connections=settings.INGEST_MAX_CONNECTIONS,
+            shed_lag_ms=settings.INGEST_SHED_LAG_MS,
+            events_hz=settings.INGEST_EVENTS_HZ,
+            stats_interval=settings.INGEST_STATS_INTERVAL_SECONDS,
+            tick_seconds=settings.INGEST_TICK_SECONDS,
+            pipeline=PipelineConfig(
+                window_frames=max(1, window_ms // 20), window_seconds=window_ms / 1000
+            ),
+        )

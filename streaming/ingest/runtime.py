@@ -1,0 +1,298 @@
+"""Live calls of this process and the one ticker that keeps them moving.
+
+One ticker task serves every call: it releases audio that waited a whole reorder window,
+commits recordings to disk, enforces time limits, publishes call events at a bounded rate and
+writes live calls' statistics to the database in one batch. Nothing here runs per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from ringadmin.calls.groups import call_group_name
+from ringadmin.calls.models import CallStatus
+from streaming.audio.pipeline import CallPipeline
+from streaming.ingest.config import IngestConfig
+from streaming.services import call_finalize, call_stats_update_many
+
+if TYPE_CHECKING:
+    from streaming.ingest.app import IngestConnection
+
+logger = logging.getLogger("streaming.ingest")
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def recording_path_for(*, call_id: str, session_id: str, started: datetime) -> str:
+    """``RECORDINGS_DIR/YYYY/MM/DD/<call>_<session>_<random>.wav`` (names made file-safe)."""
+    name = f"{_SAFE.sub('_', call_id)[:48]}_{_SAFE.sub('_', session_id)[:24] or '0'}"
+    folder = Path(settings.RECORDINGS_DIR) / started.strftime("%Y/%m/%d")
+    return str(folder / f"{name}_{secrets.token_hex(4)}.wav")
+
+
+def parse_end_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(eq=False)
+class LiveCall:
+    key: tuple[str, str]
+    call_pk: int
+    pipeline: CallPipeline
+    started_at: float
+    last_media: float
+    connections: set[IngestConnection] = field(default_factory=set)
+    orphaned_since: float | None = None
+    stop_metadata: dict[str, Any] = field(default_factory=dict)
+    finalizing: bool = False
+    last_event: float = 0.0
+
+    @property
+    def group(self) -> str:
+        return call_group_name(self.call_pk)
+
+
+class IngestRuntime:
+    """Per event loop: the live calls, the open sockets, the ticker, the overload signal."""
+
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self.loop = asyncio.get_running_loop()
+        self.live: dict[tuple[str, str], LiveCall] = {}
+        self.connections: set[IngestConnection] = set()
+        self.loop_lag_ms = 0.0
+        self.shed_count = 0
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._last_stats = time.time()
+        self._ticker = self.loop.create_task(self._tick_forever(), name="ingest-ticker")
+
+    # --- admission --------------------------------------------------------------------------
+    def overloaded(self) -> str | None:
+        """Why a new call should be told to retry later (503), or None."""
+        if len(self.connections) >= self.config.max_connections:
+            return (
+                f"{len(self.connections)} ingest sockets open (limit {self.config.max_connections})"
+            )
+        if self.config.shed_lag_ms and self.loop_lag_ms > self.config.shed_lag_ms:
+            return f"event loop {self.loop_lag_ms:.0f} ms behind"
+        return None
+
+    def lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def spawn(self, coroutine) -> asyncio.Task:
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- calls ------------------------------------------------------------------------------
+    def detach(self, connection: IngestConnection, now: float) -> None:
+        live = connection.live
+        if live is None:
+            return
+        live.connections.discard(connection)
+        if connection.feed is not None:
+            live.pipeline.close_socket(connection.feed)
+        if live.connections or live.finalizing:
+            return
+        if live.pipeline.all_stopped:
+            self.spawn(self.finalize(live, CallStatus.COMPLETED, "every perspective stopped"))
+        elif connection.terminal_reason:
+            self.spawn(self.finalize(live, CallStatus.INCOMPLETE, connection.terminal_reason))
+        else:
+            live.orphaned_since = now  # a reconnect within the grace period continues it
+
+    async def finalize(self, live: LiveCall, status: CallStatus, reason: str) -> None:
+        """Close the recording, close its sockets, write the final call record."""
+        if live.finalizing:
+            return
+        live.finalizing = True
+        stats = live.pipeline.close()
+        if self.live.get(live.key) is live:
+            del self.live[live.key]
+        self._locks.pop(live.key, None)
+        close_code = 1000 if status == CallStatus.COMPLETED else 1008
+        for connection in list(live.connections):
+            await connection.close(close_code, reason)
+        stop = live.stop_metadata
+        ended_at = parse_end_time(stop.get("end_time") or stop.get("endTime")) or datetime.now(UTC)
+        duration = stop.get("duration")
+        duration_seconds = (
+            float(duration)
+            if isinstance(duration, int | float) and not isinstance(duration, bool)
+            else stats["recording"]["seconds"]
+        )
+        logger.info(
+            "call finalized: %s (%s), %.1f s recorded",
+            status,
+            reason,
+            stats["recording"]["seconds"],
+        )
+        try:
+            await database_sync_to_async(call_finalize)(
+                call_id=live.call_pk,
+                status=status,
+                ended_at=ended_at,
+                duration_seconds=duration_seconds,
+                stream_stats=stats,
+                end_reason=reason,
+                stop_metadata=stop or None,
+            )
+        except Exception:
+            logger.exception("could not write the final call record; recovery will mark it")
+        await self.publish(
+            live,
+            {
+                "type": "call.stopped",
+                "status": str(status),
+                "reason": reason,
+                "seconds": stats["recording"]["seconds"],
+            },
+        )
+
+    async def publish(self, live: LiveCall, payload: dict[str, Any]) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        payload = {"call_id": live.call_pk, "ringcx_call_id": live.key[0], **payload}
+        try:
+            await asyncio.wait_for(
+                layer.group_send(live.group, {"type": "call.event", "payload": payload}), 2.0
+            )
+        except Exception as exc:  # events are best effort; the recording is not
+            logger.warning("call event not delivered: %s", exc)
+
+    # --- ticker -----------------------------------------------------------------------------
+    async def _tick_forever(self) -> None:
+        interval = self.config.tick_seconds
+        expected = self.loop.time() + interval
+        while True:
+            await asyncio.sleep(max(0.0, expected - self.loop.time()))
+            current = self.loop.time()
+            lag_ms = max(0.0, current - expected) * 1000
+            self.loop_lag_ms = (
+                lag_ms if lag_ms > self.loop_lag_ms else (0.7 * self.loop_lag_ms + 0.3 * lag_ms)
+            )
+            expected = current + interval
+            try:
+                self.tick(time.time())
+            except Exception:
+                logger.exception("ingest tick failed; continuing")
+
+    def tick(self, now: float) -> None:
+        config = self.config
+        event_period = 1.0 / config.events_hz if config.events_hz > 0 else None
+        for live in list(self.live.values()):
+            if live.finalizing:
+                continue
+            try:
+                live.pipeline.tick(now)
+            except OSError as exc:
+                logger.error("recording write failed: %s", exc)
+                self.spawn(self.finalize(live, CallStatus.INCOMPLETE, f"recording failed: {exc}"))
+                continue
+            if live.connections:
+                if now - live.last_media > config.media_timeout:
+                    self.spawn(
+                        self.finalize(
+                            live, CallStatus.INCOMPLETE, f"no media for {config.media_timeout:g} s"
+                        )
+                    )
+                    continue
+                if now - live.started_at > config.max_call_seconds:
+                    self.spawn(
+                        self.finalize(
+                            live,
+                            CallStatus.INCOMPLETE,
+                            f"maximum call length of {config.max_call_seconds:g} s reached",
+                        )
+                    )
+                    continue
+            elif live.orphaned_since is not None and (
+                now - live.orphaned_since >= config.reconnect_grace
+            ):
+                status = (
+                    CallStatus.COMPLETED if live.pipeline.all_stopped else (CallStatus.INCOMPLETE)
+                )
+                self.spawn(
+                    self.finalize(
+                        live,
+                        status,
+                        "stream ended without Stop"
+                        if status == CallStatus.INCOMPLETE
+                        else "every perspective stopped",
+                    )
+                )
+                continue
+            if event_period is not None and now - live.last_event >= event_period:
+                live.last_event = now
+                self.spawn(self.publish(live, self._progress(live)))
+        for connection in list(self.connections):
+            connection.check_limits(now)
+        if now - self._last_stats >= config.stats_interval:
+            self._last_stats = now
+            batch = {
+                live.call_pk: live.pipeline.stats()
+                for live in self.live.values()
+                if not live.finalizing
+            }
+            if batch:
+                self.spawn(self._write_stats(batch))
+
+    @staticmethod
+    def _progress(live: LiveCall) -> dict[str, Any]:
+        writer = live.pipeline.writer
+        tracks = live.pipeline.tracks
+        return {
+            "type": "call.progress",
+            "seconds": round(writer.committed / 8000, 2),
+            "levels": {"agent": writer.levels.left_dbfs, "caller": writer.levels.right_dbfs},
+            "frames": {name: track.frames_written for name, track in tracks.items()},
+        }
+
+    async def _write_stats(self, batch: dict[int, dict]) -> None:
+        try:
+            await database_sync_to_async(call_stats_update_many)(stats_by_call=batch)
+        except Exception as exc:
+            logger.warning("live stream statistics not saved this time: %s", exc)
+
+    async def shutdown(self) -> None:
+        self._ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._ticker
+
+
+_runtimes: dict[int, IngestRuntime] = {}
+
+
+def get_runtime() -> IngestRuntime:
+    """The runtime of the running event loop (tests run several loops, servers one)."""
+    loop = asyncio.get_running_loop()
+    runtime = _runtimes.get(id(loop))
+    if runtime is None or runtime.loop is not loop or runtime.loop.is_closed():
+        for key in [k for k, r in _runtimes.items() if r.loop.is_closed()]:
+            del _runtimes[key]
+        runtime = IngestRuntime(IngestConfig.from_settings())
+        _runtimes[id(loop)] = runtime
+    return runtime

@@ -1,0 +1,199 @@
+"""``manage.py calls list|show``: call records, their stream statistics and recording path.
+
+For operators on the server (no user, no role): reads go straight to the ``Call`` table. A call
+id RingCX reuses across sessions is shown session by session unless ``--session`` picks one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from ringadmin.calls.models import Call, CallStatus
+from streaming.management.subcommands import (
+    SubcommandsCommand,
+    arg,
+    iso_utc,
+    positive_int,
+    subcommand,
+    table,
+    utc_text,
+)
+
+DEFAULT_LIMIT = 20
+PERSPECTIVE_COLUMNS = (
+    ("channel", "CHANNEL"),
+    ("frames_received", "FRAMES"),
+    ("duplicates", "DUPS"),
+    ("reordered", "REORDERED"),
+    ("gaps_filled_frames", "GAP FRAMES"),
+    ("gaps_filled_ms", "GAP MS"),
+    ("late_dropped", "LATE"),
+    ("bytes", "BYTES"),
+    ("first_sequence", "FIRST SEQ"),
+    ("last_sequence", "LAST SEQ"),
+    ("offset_frames", "OFFSET"),
+    ("samples_written", "SAMPLES"),
+    ("stopped", "STOPPED"),
+)
+
+
+def call_as_dict(call: Call) -> dict[str, Any]:
+    """The stable JSON shape of a call; ``stream_stats`` exactly as the ingest wrote it."""
+    return {
+        "id": call.pk,
+        "ringcx_call_id": call.ringcx_call_id,
+        "session_id": call.session_id,
+        "status": call.status,
+        "started_at": iso_utc(call.started_at),
+        "ended_at": iso_utc(call.ended_at),
+        "duration_seconds": call.duration_seconds,
+        "ani": call.ani,
+        "dnis": call.dnis,
+        "agent_id": call.agent_id,
+        "account_id": call.account_id,
+        "subaccount_id": call.subaccount_id,
+        "rc_account_id": call.rc_account_id,
+        "product_type": call.product_type,
+        "product_id": call.product_id,
+        "end_reason": call.end_reason,
+        "recording_path": call.recording_path,
+        "stream_stats": call.stream_stats or {},
+    }
+
+
+def _mapping(stats: Any, key: str) -> dict[str, Any]:
+    """``stats[key]`` if it is a mapping, else ``{}``: the ingest's JSON is not trusted blindly."""
+    value = stats.get(key) if isinstance(stats, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _perspectives(stats: Any) -> dict[str, dict[str, Any]]:
+    return {n: v for n, v in _mapping(stats, "perspectives").items() if isinstance(v, dict)}
+
+
+def frames_summary(stats: dict[str, Any]) -> str:
+    """``Participant 1500 / Conference 1498`` — frames received per perspective, for lists."""
+    return " / ".join(
+        f"{name} {values.get('frames_received', '?')}"
+        for name, values in _perspectives(stats).items()
+    )
+
+
+def describe_recording(stats: dict[str, Any]) -> str:
+    """``wav, 2 ch, 8000 Hz, 120.0 s, 3840044 bytes`` from ``stream_stats["recording"]``."""
+    recording = _mapping(stats, "recording")
+    parts = [
+        str(recording.get("format", "")),
+        f"{recording['channels']} ch" if "channels" in recording else "",
+        f"{recording['sample_rate']} Hz" if "sample_rate" in recording else "",
+        f"{recording['seconds']} s" if "seconds" in recording else "",
+        f"{recording['bytes']} bytes" if "bytes" in recording else "",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+class Command(SubcommandsCommand):
+    help = "Show call records with their stream statistics and recording path."
+
+    @subcommand(
+        "list",
+        help="Most recent calls first.",
+        args=(
+            arg("--live", action="store_true", help="only calls being streamed now"),
+            arg("--limit", type=positive_int, default=DEFAULT_LIMIT, metavar="N"),
+        ),
+    )
+    def list_calls(self, options: dict[str, Any]) -> None:
+        calls = Call.objects.order_by("-started_at", "-id")
+        if options["live"]:
+            calls = calls.filter(status=CallStatus.LIVE)
+        found = list(calls[: options["limit"]])
+        if options["json"]:
+            self.write_json([call_as_dict(c) for c in found])
+            return
+        if not found:
+            self.stdout.write("No live calls." if options["live"] else "No calls.")
+            return
+        rows = [
+            (
+                utc_text(c.started_at),
+                c.ringcx_call_id,
+                c.session_id,
+                c.status,
+                "" if c.duration_seconds is None else f"{c.duration_seconds:.1f}",
+                c.agent_id,
+                f"{c.product_type} {c.product_id}".strip(),
+                frames_summary(c.stream_stats),
+                c.recording_path,
+            )
+            for c in found
+        ]
+        headers = ("STARTED (UTC)", "CALL ID", "SESSION", "STATUS", "SECONDS", "AGENT")
+        self.stdout.write(table((*headers, "PRODUCT", "FRAMES", "RECORDING"), rows))
+
+    @subcommand(
+        "show",
+        help="One call by RingCX call id: every session of it, or the one --session names.",
+        args=(
+            arg("ringcx_call_id", metavar="CALL_ID", help="RingCX call id"),
+            arg("--session", metavar="ID", help="only this session id"),
+        ),
+    )
+    def show_call(self, options: dict[str, Any]) -> None:
+        call_id, session = options["ringcx_call_id"], options["session"]
+        calls = Call.objects.filter(ringcx_call_id=call_id).order_by("started_at", "id")
+        if session is not None:
+            calls = calls.filter(session_id=session)
+        found = list(calls)
+        if not found:
+            which = f" and session id {session!r}" if session is not None else ""
+            raise CommandError(f"no call with RingCX call id {call_id!r}{which}")
+        if options["json"]:
+            self.write_json([call_as_dict(c) for c in found])
+            return
+        self.stdout.write("\n\n".join(self._describe(c) for c in found))
+
+    def _describe(self, call: Call) -> str:
+        stats = call.stream_stats if isinstance(call.stream_stats, dict) else {}
+        duration = "" if call.duration_seconds is None else f"{call.duration_seconds:.1f} s"
+        lines = [
+            f"Call {call.ringcx_call_id} session {call.session_id or '-'} ({call.status})",
+            f"  started     {utc_text(call.started_at)} UTC",
+            f"  ended       {utc_text(call.ended_at)}{' UTC' if call.ended_at else ''}",
+            f"  duration    {duration or '-'}",
+            f"  caller      ANI {call.ani or '-'} -> DNIS {call.dnis or '-'}",
+            f"  agent       {call.agent_id or '-'}",
+            f"  accounts    RingCX {call.account_id or '-'} / sub-account "
+            f"{call.subaccount_id or '-'} / RingCentral {call.rc_account_id or '-'}",
+            f"  product     {call.product_type or '-'} {call.product_id}".rstrip(),
+            f"  end reason  {call.end_reason or '-'}",
+            f"  recording   {call.recording_path or '-'}",
+        ]
+        if not stats:
+            lines.append("  stream      no statistics (demo call, or nothing received yet)")
+            return "\n".join(lines)
+        recording = describe_recording(stats)
+        if recording:
+            lines.append(f"  audio       {recording}")
+        errors = _mapping(stats, "errors")
+        error_text = ", ".join(f"{k} {v}" for k, v in errors.items()) or "none"
+        lines.append(
+            f"  stream      numbering {stats.get('numbering', '?')}, "
+            f"{stats.get('sockets', '?')} socket(s), errors: {error_text}, "
+            f"taps dropped {_mapping(stats, 'taps').get('dropped', 0)}"
+        )
+        lag = ", ".join(f"{k} {v}" for k, v in _mapping(stats, "lag_ms").items())
+        if lag:
+            lines.append(f"  lag ms      {lag}")
+        perspectives = _perspectives(stats)
+        if perspectives:
+            rows = [
+                (name, *(values.get(key, "") for key, _ in PERSPECTIVE_COLUMNS))
+                for name, values in perspectives.items()
+            ]
+            headers = ("PERSPECTIVE", *(header for _, header in PERSPECTIVE_COLUMNS))
+            lines.append("")
+            lines.extend(f"  {line}" for line in table(headers, rows).splitlines())
+        return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Streaming profiles (what RingCX streams where) and the log of ingest handshakes."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+# RingCX's own pattern for streamingUrl: ^$|^wss://host(:port)?$ — no path, no query.
+STREAMING_URL_RE = re.compile(
+    r"^wss://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)"
+    r"(?::(?P<port>\d{1,5}))?$"
+)
+
+
+def validate_streaming_url(value: str) -> None:
+    """RingCX refuses anything but ``wss://host[:port]``; say exactly what is wrong."""
+    if not value.startswith("wss://"):
+        raise ValidationError(
+            "The streaming URL must start with wss:// (RingCX streams only over TLS)."
+        )
+    match = STREAMING_URL_RE.match(value)
+    if not match:
+        rest = value[len("wss://") :]
+        if "/" in rest or "?" in rest or "#" in rest:
+            raise ValidationError(
+                "RingCX accepts only wss://host[:port]: remove the path, query or fragment "
+                "(the ingest socket is served at the root path)."
+            )
+        raise ValidationError("Enter wss://host or wss://host:port with a valid host name.")
+    port = match.group("port")
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValidationError("The port must be between 1 and 65535.")
+
+
+class ProductType(models.TextChoices):
+    QUEUE = "QUEUE", "Queue"
+    CAMPAIGN = "CAMPAIGN", "Campaign"
+
+
+class StreamingProfile(models.Model):
+    """One RingCX media product (queue or campaign) streaming to this server.
+
+    The secret is kept so it can be sent to RingCX and checked on every ingest handshake; it
+    is never shown after creation, never logged and masked in every list.
+    """
+
+    product_type = models.CharField(max_length=16, choices=ProductType.choices)
+    product_id = models.BigIntegerField(help_text="RingCX queue (gate) or campaign id.")
+    sub_account_id = models.CharField("RingCX sub-account id", max_length=64)
+    main_account_id = models.CharField("RingCX main account id", max_length=64)
+    rc_account_id = models.CharField("RingCentral account id", max_length=64)
+    streaming_url = models.CharField(
+        max_length=300,
+        validators=[validate_streaming_url],
+        help_text="wss://host[:port] of this server, as RingCX will call it.",
+    )
+    secret = models.CharField(max_length=200, blank=True, editable=False)
+    previous_secret = models.CharField(max_length=200, blank=True, editable=False)
+    previous_secret_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    retention_days = models.PositiveIntegerField(
+        default=365, help_text="How long recordings of this profile's calls are kept."
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sub_account_id", "product_type", "product_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sub_account_id", "product_type", "product_id"],
+                name="streamingprofile_unique_product",
+            )
+        ]
+
+    def __str__(self) -> str:
+        kind = self.get_product_type_display()
+        return f"{kind} {self.product_id} (sub-account {self.sub_account_id})"
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<StreamingProfile {self.pk} {self.product_type}/{self.product_id}>"
+
+    @property
+    def masked_secret(self) -> str:
+        return f"••••{self.secret[-4:]}" if self.secret else "(none)"
+
+
+class HandshakeOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    CLOSED = "closed", "Closed after accept"
+
+
+class IngestHandshake(models.Model):
+    """What arrived at the ingest socket's handshake (secret redacted) and what we answered.
+
+    RingCX's handshake parameters are not fully documented; admins read these to see what a
+    real account sends. Only the most recent ones are kept.
+    """
+
+    KEEP_LAST = 200
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    client = models.CharField(max_length=100, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    query_params = models.JSONField(default=dict, blank=True)
+    header_names = models.JSONField(default=list, blank=True)
+    secret_source = models.CharField(max_length=40, blank=True)
+    outcome = models.CharField(max_length=16, choices=HandshakeOutcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    profile = models.ForeignKey(
+        StreamingProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ringcx_call_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.outcome} {self.reason}"

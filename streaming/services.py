@@ -1,0 +1,374 @@
+"""Writes and reads of streaming profiles, and the Django side of the ingest (call records).
+
+The ingest socket calls these only at a call's start and end, for the handshake log, and in
+periodic batches: never per frame.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from ringadmin.calls.models import Call, CallStatus
+from ringadmin.compliance.audit import audit_record
+from ringadmin.compliance.models import AuditEventType
+from streaming.models import (
+    HandshakeOutcome,
+    IngestHandshake,
+    ProductType,
+    StreamingProfile,
+)
+
+logger = logging.getLogger(__name__)
+
+SECRET_BYTES = 32
+PREVIOUS_SECRET_GRACE = timedelta(minutes=15)
+
+
+def streaming_secret_generate() -> str:
+    return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def product_type_normalize(value: str | None) -> str | None:
+    """``Queue``/``queue``/``QUEUE`` → ``QUEUE``; anything else → ``None``."""
+    if not value:
+        return None
+    upper = str(value).strip().upper()
+    return upper if upper in ProductType.values else None
+
+
+@transaction.atomic
+def streaming_profile_create(
+    *,
+    product_type: str,
+    product_id: int,
+    sub_account_id: str,
+    main_account_id: str,
+    rc_account_id: str,
+    streaming_url: str,
+    secret: str | None = None,
+    with_secret: bool = True,
+    enabled: bool = True,
+    retention_days: int = 365,
+    notes: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> StreamingProfile:
+    """Create a validated profile. A secret is generated unless one is given or refused."""
+    profile = StreamingProfile(
+        product_type=product_type_normalize(product_type) or product_type,
+        product_id=product_id,
+        sub_account_id=str(sub_account_id),
+        main_account_id=str(main_account_id),
+        rc_account_id=str(rc_account_id),
+        streaming_url=streaming_url,
+        secret=(secret or streaming_secret_generate()) if with_secret else "",
+        enabled=enabled,
+        retention_days=retention_days,
+        notes=notes,
+    )
+    profile.full_clean()
+    profile.save()
+    audit_record(
+        event_type=AuditEventType.PROFILE_CREATED,
+        actor=actor,
+        target=profile,
+        data=_profile_audit_data(profile),
+    )
+    return profile
+
+
+@transaction.atomic
+def streaming_profile_update(
+    *, profile: StreamingProfile, changed_fields: Iterable[str], actor: AbstractBaseUser | None
+) -> StreamingProfile:
+    """Validate and save an edited profile (admin form), auditing which fields changed.
+
+    Only the edited fields are written, so a secret rotated meanwhile is never put back.
+    """
+    profile.full_clean()
+    editable = {f.name for f in StreamingProfile._meta.fields if f.editable}
+    fields = sorted(set(changed_fields) & editable)
+    profile.save(update_fields=[*fields, "updated_at"] if fields else None)
+    audit_record(
+        event_type=AuditEventType.PROFILE_CHANGED,
+        actor=actor,
+        target=profile,
+        data={"changed": sorted(changed_fields), **_profile_audit_data(profile)},
+    )
+    return profile
+
+
+@transaction.atomic
+def streaming_profile_rotate_secret(
+    *, profile: StreamingProfile, actor: AbstractBaseUser | None = None
+) -> str:
+    """Issue a new secret. The old one keeps working for a short grace period, so calls that
+    RingCX starts before it learns the new secret are not refused."""
+    profile = StreamingProfile.objects.select_for_update().get(pk=profile.pk)
+    now = timezone.now()
+    new_secret = streaming_secret_generate()
+    profile.previous_secret = profile.secret
+    profile.previous_secret_valid_until = now + PREVIOUS_SECRET_GRACE if profile.secret else None
+    profile.secret = new_secret
+    profile.secret_rotated_at = now
+    profile.save(
+        update_fields=[
+            "secret",
+            "previous_secret",
+            "previous_secret_valid_until",
+            "secret_rotated_at",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        event_type=AuditEventType.PROFILE_SECRET_ROTATED,
+        actor=actor,
+        target=profile,
+        data=_profile_audit_data(profile),
+    )
+    return new_secret
+
+
+@transaction.atomic
+def streaming_profile_disable(
+    *, profile: StreamingProfile, actor: AbstractBaseUser | None = None
+) -> StreamingProfile:
+    profile.enabled = False
+    profile.save(update_fields=["enabled", "updated_at"])
+    audit_record(
+        event_type=AuditEventType.PROFILE_DISABLED,
+        actor=actor,
+        target=profile,
+        data=_profile_audit_data(profile),
+    )
+    return profile
+
+
+def _profile_audit_data(profile: StreamingProfile) -> dict[str, Any]:
+    return {
+        "product_type": profile.product_type,
+        "product_id": profile.product_id,
+        "sub_account_id": profile.sub_account_id,
+        "streaming_url": profile.streaming_url,
+        "enabled": profile.enabled,
+    }
+
+
+def streaming_profile_find(
+    *, product_type: str | None, product_id: str | int | None, sub_account_id: str | None = None
+) -> StreamingProfile | None:
+    """The profile for a product (and sub-account when known); ``None`` if none or ambiguous."""
+    normalized = product_type_normalize(product_type)
+    if normalized is None or product_id in (None, ""):
+        return None
+    try:
+        product_id_int = int(str(product_id).strip())
+    except ValueError:
+        return None
+    profiles = StreamingProfile.objects.filter(product_type=normalized, product_id=product_id_int)
+    if sub_account_id:
+        profiles = profiles.filter(sub_account_id=str(sub_account_id))
+    found = list(profiles[:2])
+    return found[0] if len(found) == 1 else None
+
+
+def streaming_secret_matches(*, profile: StreamingProfile, presented: str | None) -> bool:
+    """Constant-time comparison with the current secret, or the previous one in its grace."""
+    if not profile.secret:
+        return True
+    if not presented:
+        return False
+    presented_bytes = presented.encode()
+    if hmac.compare_digest(presented_bytes, profile.secret.encode()):
+        return True
+    return bool(
+        profile.previous_secret
+        and profile.previous_secret_valid_until
+        and profile.previous_secret_valid_until > timezone.now()
+        and hmac.compare_digest(presented_bytes, profile.previous_secret.encode())
+    )
+
+
+# --- Handshake log ---------------------------------------------------------------------------
+
+
+def ingest_handshake_log(
+    *,
+    client: str,
+    path: str,
+    query_params: Mapping[str, Any],
+    header_names: list[str],
+    secret_source: str,
+    outcome: HandshakeOutcome,
+    status_code: int | None,
+    reason: str,
+    profile: StreamingProfile | None = None,
+    ringcx_call_id: str = "",
+) -> IngestHandshake:
+    """Record one handshake and keep only the most recent ``KEEP_LAST``."""
+    entry = IngestHandshake.objects.create(
+        client=client[:100],
+        path=path[:300],
+        query_params=dict(query_params),
+        header_names=header_names,
+        secret_source=secret_source,
+        outcome=outcome,
+        status_code=status_code,
+        reason=reason[:300],
+        profile=profile,
+        ringcx_call_id=ringcx_call_id[:64],
+    )
+    if entry.pk % 20 == 0:  # trim now and then, not on every insert
+        cutoff = (
+            IngestHandshake.objects.order_by("-id")
+            .values_list("id", flat=True)[IngestHandshake.KEEP_LAST - 1 : IngestHandshake.KEEP_LAST]
+            .first()
+        )
+        if cutoff is not None:
+            IngestHandshake.objects.filter(id__lt=cutoff).delete()
+    return entry
+
+
+# --- Calls ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallStartResult:
+    call: Call
+    resumed: bool
+
+
+CALL_FIELDS_FROM_METADATA = {
+    "ani": "ani",
+    "dnis": "dnis",
+    "accountId": "account_id",
+    "subaccountId": "subaccount_id",
+    "rcAccountId": "rc_account_id",
+    "agentId": "agent_id",
+    "productType": "product_type",
+    "productId": "product_id",
+}
+
+
+@transaction.atomic
+def call_start(
+    *,
+    ringcx_call_id: str,
+    session_id: str,
+    metadata: Mapping[str, Any],
+    handshake: Mapping[str, Any],
+    owner: str,
+    recording_path: str,
+    started_at: datetime | None = None,
+) -> CallStartResult:
+    """Create the call at Start, or resume it when a socket reconnects or a second perspective
+    arrives on its own socket. Returns the row whose recording the socket must continue."""
+    values = {
+        field: str(metadata.get(key) if metadata.get(key) is not None else "")[:64]
+        for key, field in CALL_FIELDS_FROM_METADATA.items()
+    }
+    call, created = Call.objects.select_for_update().get_or_create(
+        ringcx_call_id=ringcx_call_id[:64],
+        session_id=session_id[:64],
+        defaults={
+            **values,
+            "started_at": started_at or timezone.now(),
+            "status": CallStatus.LIVE,
+            "metadata": dict(metadata),
+            "handshake": dict(handshake),
+            "recording_path": recording_path,
+            "ingest_owner": owner,
+        },
+    )
+    if created:
+        return CallStartResult(call=call, resumed=False)
+    # The same call again: keep its recording; fill fields that were missing before.
+    for field, value in values.items():
+        if value and not getattr(call, field):
+            setattr(call, field, value)
+    call.metadata = {**call.metadata, **dict(metadata)}
+    call.status = CallStatus.LIVE
+    call.ended_at = None
+    call.ingest_owner = owner
+    if not call.recording_path:
+        call.recording_path = recording_path
+    call.save()
+    return CallStartResult(call=call, resumed=True)
+
+
+def call_stats_update_many(*, stats_by_call: Mapping[int, dict[str, Any]]) -> None:
+    """One batched write of live calls' stream statistics (periodic, not per frame)."""
+    if not stats_by_call:
+        return
+    now = timezone.now()
+    calls = list(Call.objects.filter(pk__in=list(stats_by_call), status=CallStatus.LIVE))
+    for call in calls:
+        call.stream_stats = stats_by_call[call.pk]
+        call.updated_at = now  # the heartbeat recovery uses for calls of other hosts
+    Call.objects.bulk_update(calls, ["stream_stats", "updated_at"], batch_size=500)
+
+
+@transaction.atomic
+def call_finalize(
+    *,
+    call_id: int,
+    status: CallStatus,
+    ended_at: datetime,
+    duration_seconds: float | None,
+    stream_stats: dict[str, Any],
+    end_reason: str,
+    stop_metadata: Mapping[str, Any] | None = None,
+) -> Call:
+    """Close the call record and enqueue its post-call work once the transaction commits."""
+    from streaming.tasks import call_postprocess
+
+    call = Call.objects.select_for_update().get(pk=call_id)
+    call.status = status
+    call.ended_at = ended_at
+    call.duration_seconds = duration_seconds
+    call.stream_stats = stream_stats
+    call.end_reason = end_reason[:200]
+    if stop_metadata:
+        call.metadata = {**call.metadata, "stop": dict(stop_metadata)}
+    call.save()
+    call_postprocess.delay_on_commit(call.pk)
+    return call
+
+
+def call_reject(
+    *,
+    ringcx_call_id: str,
+    session_id: str,
+    metadata: Mapping[str, Any],
+    handshake: Mapping[str, Any],
+    reason: str,
+) -> Call:
+    """Record an authenticated stream we refused (e.g. unsupported audio), so admins see it."""
+    now = timezone.now()
+    values = {
+        field: str(metadata.get(key) if metadata.get(key) is not None else "")[:64]
+        for key, field in CALL_FIELDS_FROM_METADATA.items()
+    }
+    call, _ = Call.objects.update_or_create(
+        ringcx_call_id=ringcx_call_id[:64],
+        session_id=session_id[:64],
+        defaults={
+            **values,
+            "status": CallStatus.REJECTED,
+            "started_at": now,
+            "ended_at": now,
+            "end_reason": reason[:200],
+            "metadata": dict(metadata),
+            "handshake": dict(handshake),
+        },
+    )
+    return call

@@ -1,0 +1,61 @@
+"""The call admin stays read-only and shows the stream statistics readably."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from ringadmin.calls.models import CallStatus
+from tests.factories import CallFactory
+from tests.streaming.stream_stats_sample import stream_stats
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    client.force_login(make_user("admin"))
+    return client
+
+
+def test_detail_shows_stream_stats_per_perspective_and_the_recording(admin_client) -> None:
+    call = CallFactory(stream_stats=stream_stats(), recording_path="2026/11/21/call-1.wav")
+    response = admin_client.get(f"/admin/calls/call/{call.pk}/change/")
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert "2026/11/21/call-1.wav" in page
+    assert '<table class="stream-perspectives">' in page
+    assert "<th>gap ms filled</th>" in page
+    assert "<tr><td>Participant</td><td>left</td><td>6000</td><td>2</td>" in page
+    assert "<tr><td>Conference</td><td>right</td><td>5998</td>" in page
+    assert "<th>sequence numbering</th><td>per_perspective</td>" in page
+    assert "<td>bad_base64: 1</td>" in page
+    assert "format wav, channels 2, sample_rate 8000, seconds 120.06" in page
+    assert "<td>p50: 20, p99: 180</td>" in page
+    assert 'name="_save"' not in page
+
+
+def test_detail_without_stream_stats_says_why(admin_client) -> None:
+    call = CallFactory(stream_stats={}, is_demo=True)
+    page = admin_client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+    assert "No stream statistics (a demo call, or nothing received yet)." in page
+    assert "stream-perspectives" not in page
+
+
+def test_partial_stream_stats_do_not_break_the_page(admin_client) -> None:
+    call = CallFactory(stream_stats={"perspectives": {"Participant": {"channel": "left"}, "x": 3}})
+    page = admin_client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+    assert "<tr><td>Participant</td><td>left</td><td></td>" in page
+
+
+def test_calls_stay_read_only(admin_client) -> None:
+    call = CallFactory(status=CallStatus.LIVE)
+    assert admin_client.get("/admin/calls/call/?status__exact=live").status_code == 200
+    assert admin_client.get("/admin/calls/call/add/").status_code == 403
+    change = admin_client.post(f"/admin/calls/call/{call.pk}/change/", {"status": "completed"})
+    assert change.status_code == 403
+    delete = admin_client.post(f"/admin/calls/call/{call.pk}/delete/", {"post": "yes"})
+    assert delete.status_code == 403
+    call.refresh_from_db()
+    assert call.status == CallStatus.LIVE
