@@ -67,6 +67,7 @@ class IngestConnection:
         self.errors: dict[str, int] = {}
         self._speed_window_start = self.connected_at
         self._speed_window_bytes = 0
+        self._arriving_key: tuple[str, str] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -76,6 +77,8 @@ class IngestConnection:
         if not await self._admit():
             return
         self.runtime.connections.add(self)
+        self._arriving_key = self._handshake_call_key()
+        self.runtime.note_arriving(self._arriving_key, self, present=True)
         try:
             await self._receive_loop()
         except Exception:
@@ -84,7 +87,8 @@ class IngestConnection:
             await self.close(CLOSE_INTERNAL, "internal error")
         finally:
             self.runtime.connections.discard(self)
-            self.runtime.detach(self, time.time())
+            self.runtime.note_arriving(self._arriving_key, self, present=False)
+            await self.runtime.detach(self, time.time())
 
     async def _admit(self) -> bool:
         path = self.scope.get("path", "/")
@@ -112,6 +116,12 @@ class IngestConnection:
             return False
         await self._send({"type": "websocket.accept"})
         return True
+
+    def _handshake_call_key(self) -> tuple[str, str] | None:
+        params = self.handshake.params
+        if not params.get("callId"):
+            return None
+        return (params["callId"], params.get("sessionId", ""))
 
     async def _deny(self, status: int, reason: str) -> None:
         """Refuse before accepting: a real HTTP status where the server supports it."""
@@ -250,6 +260,7 @@ class IngestConnection:
                     recording_path=live.pipeline.writer.path,
                 )
             live.connections.add(self)
+            self.runtime.note_arriving(self._arriving_key, self, present=False)
             live.orphaned_since = None
             self.live = live
             self.feed = live.pipeline.open_socket()
@@ -298,7 +309,12 @@ class IngestConnection:
         live = self.live
         live.stop_metadata = {**live.stop_metadata, **stop.metadata}
         live.pipeline.stop(self.feed, stop.perspective)
-        if live.pipeline.all_stopped:
+        others_done = all(
+            other.feed is not None and other.feed.all_stopped
+            for other in live.connections
+            if other is not self
+        ) and not self.runtime.arriving_for(live.key)
+        if live.pipeline.all_stopped and others_done:
             await self.runtime.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
             return True
         return False

@@ -79,6 +79,8 @@ class IngestRuntime:
         self.loop = asyncio.get_running_loop()
         self.live: dict[tuple[str, str], LiveCall] = {}
         self.connections: set[IngestConnection] = set()
+        # sockets whose handshake named a call but whose Start is not processed yet
+        self.arriving: dict[tuple[str, str], set[IngestConnection]] = {}
         self.loop_lag_ms = 0.0
         self.shed_count = 0
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -97,6 +99,23 @@ class IngestRuntime:
             return f"event loop {self.loop_lag_ms:.0f} ms behind"
         return None
 
+    def arriving_for(self, key: tuple[str, str]) -> set[IngestConnection]:
+        return self.arriving.get(key, set())
+
+    def note_arriving(
+        self, key: tuple[str, str] | None, connection: IngestConnection, present: bool
+    ) -> None:
+        if key is None:
+            return
+        if present:
+            self.arriving.setdefault(key, set()).add(connection)
+            return
+        waiting = self.arriving.get(key)
+        if waiting is not None:
+            waiting.discard(connection)
+            if not waiting:
+                del self.arriving[key]
+
     def lock(self, key: tuple[str, str]) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
@@ -107,7 +126,9 @@ class IngestRuntime:
         return task
 
     # --- calls ------------------------------------------------------------------------------
-    def detach(self, connection: IngestConnection, now: float) -> None:
+    async def detach(self, connection: IngestConnection, now: float) -> None:
+        """A socket ended: finalize its call now if nothing more can come, else wait for a
+        reconnect during the grace period."""
         live = connection.live
         if live is None:
             return
@@ -116,10 +137,10 @@ class IngestRuntime:
             live.pipeline.close_socket(connection.feed)
         if live.connections or live.finalizing:
             return
-        if live.pipeline.all_stopped:
-            self.spawn(self.finalize(live, CallStatus.COMPLETED, "every perspective stopped"))
+        if live.pipeline.all_stopped and not self.arriving_for(live.key):
+            await self.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
         elif connection.terminal_reason:
-            self.spawn(self.finalize(live, CallStatus.INCOMPLETE, connection.terminal_reason))
+            await self.finalize(live, CallStatus.INCOMPLETE, connection.terminal_reason)
         else:
             live.orphaned_since = now  # a reconnect within the grace period continues it
 
