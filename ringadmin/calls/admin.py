@@ -7,23 +7,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from ringadmin.calls.models import Call
+from ringadmin.calls.stream_stats import PERSPECTIVE_FIELDS, stats_mapping, stats_perspectives
 
-# (key in stream_stats["perspectives"][name], column heading), in reading order.
-PERSPECTIVE_COLUMNS = (
-    ("channel", "channel"),
-    ("frames_received", "frames received"),
-    ("duplicates", "duplicates"),
-    ("reordered", "reordered"),
-    ("gaps_filled_frames", "gap frames filled"),
-    ("gaps_filled_ms", "gap ms filled"),
-    ("late_dropped", "late dropped"),
-    ("bytes", "bytes"),
-    ("first_sequence", "first sequence"),
-    ("last_sequence", "last sequence"),
-    ("offset_frames", "offset frames"),
-    ("samples_written", "samples written"),
-    ("stopped", "stopped"),
-)
+PERSPECTIVE_COLUMNS = tuple((key, heading) for key, heading, _ in PERSPECTIVE_FIELDS)
 RECORDING_KEYS = ("format", "channels", "sample_rate", "seconds", "bytes")
 NO_STATS = "No stream statistics (a demo call, or nothing received yet)."
 
@@ -49,12 +35,6 @@ PARTY_FIELDS = (
 STREAM_FIELDS = ("recording_path", "stream_summary", "stream_perspectives")
 
 
-def _mapping(value: Any, key: str) -> dict[str, Any]:
-    """``value[key]`` if it is a mapping, else ``{}``: the ingest's JSON may be partial."""
-    inner = value.get(key) if isinstance(value, dict) else None
-    return inner if isinstance(inner, dict) else {}
-
-
 def stream_perspective_rows(stats: Any) -> list[tuple[str, ...]]:
     """One row per perspective (``Participant``, ``Conference``…), cells in column order."""
     return [
@@ -62,8 +42,7 @@ def stream_perspective_rows(stats: Any) -> list[tuple[str, ...]]:
             str(name),
             *("" if v.get(key) is None else str(v.get(key)) for key, _ in PERSPECTIVE_COLUMNS),
         )
-        for name, v in _mapping(stats, "perspectives").items()
-        if isinstance(v, dict)
+        for name, v in stats_perspectives(stats).items()
     ]
 
 
@@ -76,9 +55,9 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
         items.append(("sequence numbering", str(stats["numbering"])))
     if "sockets" in stats:
         items.append(("sockets", str(stats["sockets"])))
-    errors = _mapping(stats, "errors")
+    errors = stats_mapping(stats, "errors")
     items.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items()) or "none"))
-    recording = _mapping(stats, "recording")
+    recording = stats_mapping(stats, "recording")
     if recording:
         items.append(
             (
@@ -86,10 +65,10 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
                 ", ".join(f"{k} {recording[k]}" for k in RECORDING_KEYS if k in recording),
             )
         )
-    taps = _mapping(stats, "taps")
+    taps = stats_mapping(stats, "taps")
     if "dropped" in taps:
         items.append(("live listeners' dropped frames", str(taps["dropped"])))
-    lag = _mapping(stats, "lag_ms")
+    lag = stats_mapping(stats, "lag_ms")
     if lag:
         items.append(("lag (ms)", ", ".join(f"{k}: {v}" for k, v in lag.items())))
     return items

@@ -504,11 +504,12 @@ async def test_dropped_socket_without_reconnect_ends_incomplete(profile) -> None
     await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
     layer = get_channel_layer()
     call = await started_call()
-    await layer.group_add(call_group_name(call.pk), "watcher")
+    watcher = await layer.new_channel()
+    await layer.group_add(call_group_name(call.pk), watcher)
     await ws.disconnect()
     stopped = None
     while stopped is None:  # progress events may come first; the stop event ends it
-        event = (await layer.receive("watcher"))["payload"]
+        event = (await layer.receive(watcher))["payload"]
         if event["type"] == "call.stopped":
             stopped = event
     assert stopped["status"] == "incomplete"
@@ -525,10 +526,14 @@ async def test_call_events_reach_the_call_group(profile) -> None:
     await ws.send_to(text_data=start_message())
     await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
     call = await started_call()
-    await layer.group_add(call_group_name(call.pk), "watcher")
+    watcher = await layer.new_channel()
+    await layer.group_add(call_group_name(call.pk), watcher)
     seen = set()
     while "call.progress" not in seen:
-        seen.add((await layer.receive("watcher"))["payload"]["type"])
+        event = (await layer.receive(watcher))["payload"]
+        assert event["ringcx_call_id"] == "c1"
+        seen.add(event["type"])
     await ws.send_to(text_data=STOP)
     while "call.stopped" not in seen:
-        seen.add((await layer.receive("watcher"))["payload"]["type"])
+        seen.add((await layer.receive(watcher))["payload"]["type"])
+    await layer.group_discard(call_group_name(call.pk), watcher)

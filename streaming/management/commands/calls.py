@@ -11,6 +11,11 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from ringadmin.calls.models import Call, CallStatus
+from ringadmin.calls.stream_stats import (
+    PERSPECTIVE_FIELDS,
+    stats_mapping,
+    stats_perspectives,
+)
 from streaming.management.subcommands import (
     SubcommandsCommand,
     arg,
@@ -22,21 +27,7 @@ from streaming.management.subcommands import (
 )
 
 DEFAULT_LIMIT = 20
-PERSPECTIVE_COLUMNS = (
-    ("channel", "CHANNEL"),
-    ("frames_received", "FRAMES"),
-    ("duplicates", "DUPS"),
-    ("reordered", "REORDERED"),
-    ("gaps_filled_frames", "GAP FRAMES"),
-    ("gaps_filled_ms", "GAP MS"),
-    ("late_dropped", "LATE"),
-    ("bytes", "BYTES"),
-    ("first_sequence", "FIRST SEQ"),
-    ("last_sequence", "LAST SEQ"),
-    ("offset_frames", "OFFSET"),
-    ("samples_written", "SAMPLES"),
-    ("stopped", "STOPPED"),
-)
+PERSPECTIVE_COLUMNS = tuple((key, short) for key, _, short in PERSPECTIVE_FIELDS)
 
 
 def call_as_dict(call: Call) -> dict[str, Any]:
@@ -63,27 +54,17 @@ def call_as_dict(call: Call) -> dict[str, Any]:
     }
 
 
-def _mapping(stats: Any, key: str) -> dict[str, Any]:
-    """``stats[key]`` if it is a mapping, else ``{}``: the ingest's JSON is not trusted blindly."""
-    value = stats.get(key) if isinstance(stats, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-def _perspectives(stats: Any) -> dict[str, dict[str, Any]]:
-    return {n: v for n, v in _mapping(stats, "perspectives").items() if isinstance(v, dict)}
-
-
 def frames_summary(stats: dict[str, Any]) -> str:
     """``Participant 1500 / Conference 1498`` — frames received per perspective, for lists."""
     return " / ".join(
         f"{name} {values.get('frames_received', '?')}"
-        for name, values in _perspectives(stats).items()
+        for name, values in stats_perspectives(stats).items()
     )
 
 
 def describe_recording(stats: dict[str, Any]) -> str:
     """``wav, 2 ch, 8000 Hz, 120.0 s, 3840044 bytes`` from ``stream_stats["recording"]``."""
-    recording = _mapping(stats, "recording")
+    recording = stats_mapping(stats, "recording")
     parts = [
         str(recording.get("format", "")),
         f"{recording['channels']} ch" if "channels" in recording else "",
@@ -177,17 +158,17 @@ class Command(SubcommandsCommand):
         recording = describe_recording(stats)
         if recording:
             lines.append(f"  audio       {recording}")
-        errors = _mapping(stats, "errors")
+        errors = stats_mapping(stats, "errors")
         error_text = ", ".join(f"{k} {v}" for k, v in errors.items()) or "none"
         lines.append(
             f"  stream      numbering {stats.get('numbering', '?')}, "
             f"{stats.get('sockets', '?')} socket(s), errors: {error_text}, "
-            f"taps dropped {_mapping(stats, 'taps').get('dropped', 0)}"
+            f"taps dropped {stats_mapping(stats, 'taps').get('dropped', 0)}"
         )
-        lag = ", ".join(f"{k} {v}" for k, v in _mapping(stats, "lag_ms").items())
+        lag = ", ".join(f"{k} {v}" for k, v in stats_mapping(stats, "lag_ms").items())
         if lag:
             lines.append(f"  lag ms      {lag}")
-        perspectives = _perspectives(stats)
+        perspectives = stats_perspectives(stats)
         if perspectives:
             rows = [
                 (name, *(values.get(key, "") for key, _ in PERSPECTIVE_COLUMNS))
