@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
 import subprocess
 import threading
+import time
 
 import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.helpers import PROJECT_DIR, project_env, wait_for_http
+from streaming.simulator import SimulationConfig, simulate
+from tests.helpers import PROJECT_DIR, manage, project_env, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +83,30 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path) -> None:
             )
             assert signed_in.status_code == 302
             assert browser.get("/", follow_redirects=True).url.path == "/admin/"
+        # A simulated RingCX call into the demo profile is recorded, and the Celery worker
+        # (embedded broker) runs its post-call task.
+        report = asyncio.run(
+            simulate(
+                SimulationConfig(
+                    url=f"ws://127.0.0.1:{port}/",
+                    calls=1,
+                    duration=1.0,
+                    secret="demo-Password-123",
+                    call_id_prefix="makerun",
+                    seed=1,
+                )
+            )
+        )
+        assert report.ok, report.to_dict()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            shown = manage("calls", "show", "makerun-1", "--json", env={**env, "DEBUG": "true"})
+            (call,) = json.loads(shown.stdout)
+            if call["stream_stats"].get("recording", {}).get("sha256"):
+                break
+            time.sleep(0.2)
+        assert call["status"] == "completed"
+        assert len(call["stream_stats"]["recording"]["sha256"]) == 64
     finally:
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         make.wait(timeout=60)

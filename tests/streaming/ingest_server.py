@@ -26,6 +26,7 @@ class IngestServer:
     secret: str = ""
     process: subprocess.Popen | None = None
     log: Path | None = None
+    server: str = "daphne"
     _postgres_db: str | None = None
 
     @property

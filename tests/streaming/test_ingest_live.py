@@ -158,3 +158,44 @@ def test_kill_9_mid_call_then_restart_recovers_a_playable_file(server, tmp_path)
         [mulaw.decode(p) for p in frame_payloads(audio.left, recorded_frames)]
     )
     assert np.array_equal(recording[: recorded_frames * 160, 0], expected)
+
+
+@pytest.mark.parametrize("server_kind", ["daphne", "uvicorn"])
+def test_refusals_are_real_http_statuses(tmp_path, server_kind: str) -> None:
+    """RingCX does not retry 4xx and retries 5xx: the statuses must be the real ones."""
+    import websockets
+    from websockets.exceptions import InvalidStatus
+
+    running = IngestServer(
+        var_dir=tmp_path,
+        server=server_kind,
+        env=ingest_server_env(tmp_path, INGEST_MAX_CONNECTIONS="1"),
+    )
+    running.setup().start()
+    query = "?callId=h1&sessionId=1&productType=Queue&productId=1234&subaccountId=99990001"
+
+    async def status_of(path: str, secret: str) -> int | None:
+        try:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{running.port}{path}{query}",
+                additional_headers={"Authorization": f"Bearer {secret}"},
+            ):
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    async def scenario() -> tuple[int | None, ...]:
+        bad_secret = await status_of("/", "wrong")
+        wrong_path = await status_of("/somewhere", running.secret)
+        async with websockets.connect(
+            f"ws://127.0.0.1:{running.port}/{query}",
+            additional_headers={"Authorization": f"Bearer {running.secret}"},
+        ):
+            overloaded = await status_of("/", running.secret)  # the one slot is taken
+        return bad_secret, wrong_path, overloaded
+
+    try:
+        assert asyncio.run(scenario()) == (403, 404, 503)
+    finally:
+        running.stop()
+        running.drop_database()

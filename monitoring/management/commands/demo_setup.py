@@ -17,8 +17,17 @@ from django.utils import timezone
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.roles import Role
 from ringadmin.compliance.users import user_create
+from streaming.models import StreamingProfile
+from streaming.services import streaming_profile_create
 
 DEMO_USERS = (("admin", Role.ADMIN), ("supervisor", Role.SUPERVISOR), ("auditor", Role.AUDITOR))
+DEMO_PRODUCT = {
+    "product_type": "QUEUE",
+    "product_id": 1234,
+    "sub_account_id": "99990001",
+    "main_account_id": "99990000",
+    "rc_account_id": "123456789",
+}
 
 
 class Command(BaseCommand):
@@ -46,6 +55,7 @@ class Command(BaseCommand):
                     user.groups.add(Group.objects.get(name=Role.ADMIN.value))
                 created.append(username)
             seeded = self._seed_calls()
+            profile_secret = self._seed_profile(password)
         if created and "DEMO_ADMIN_PASSWORD" not in os.environ:
             credentials_file.parent.mkdir(parents=True, exist_ok=True)
             credentials_file.write_text(password + "\n")
@@ -57,12 +67,36 @@ class Command(BaseCommand):
             )
         if seeded:
             self.stdout.write(f"Seeded {seeded} demo calls.")
+        if profile_secret:
+            port = os.environ.get("PORT", "8000")
+            self.stdout.write(
+                "Demo streaming profile: Queue 1234. Stream a simulated call to it with:\n"
+                f"  .venv/bin/python manage.py ringcx_simulate --url ws://127.0.0.1:{port}/ "
+                f"--calls 2 --duration 20 --tone --product-type Queue --product-id 1234 "
+                f"--secret {profile_secret}"
+            )
 
     @staticmethod
     def _stored_password(path: Path) -> str:
         if path.is_file():
             return path.read_text().strip()
         return secrets.token_urlsafe(12)
+
+    @staticmethod
+    def _seed_profile(secret: str) -> str | None:
+        """A demo profile whose secret is the demo password, so the hint above stays valid."""
+        existing = StreamingProfile.objects.filter(
+            product_type="QUEUE", product_id=1234, sub_account_id="99990001"
+        ).first()
+        if existing is not None:
+            return secret if existing.secret == secret else None
+        streaming_profile_create(
+            **DEMO_PRODUCT,
+            streaming_url="wss://localhost",
+            secret=secret,
+            notes="Demo profile created by make run.",
+        )
+        return secret
 
     @staticmethod
     def _seed_calls() -> int:
