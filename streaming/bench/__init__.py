@@ -1,0 +1,1 @@
+"""The ingest benchmark: a bare-websockets reference server, process control and the search."""
