@@ -155,8 +155,11 @@ class ReferenceIngest:
         malformed = call.malformed
         lag = self.lag
         table = MULAW_DECODE_TABLE
+        closing: asyncio.Task | None = None
         try:
             async for message in ws:
+                if closing is not None:
+                    continue  # refused: read on only so the closing handshake can complete
                 try:
                     event = json.loads(message)
                     kind = event["event"]
@@ -219,30 +222,30 @@ class ReferenceIngest:
                         call.metadata = {k: v for k, v in metadata.items() if k != "secret"}
                         if "secret" in metadata:
                             connection.presented_in = "start"
-                            if not await self._secret_ok(ws, metadata["secret"]):
-                                return
+                            closing = self._refuse_bad_secret(ws, metadata["secret"])
                 elif kind == "Stop":
                     connection.stops += 1
                 elif kind == "Connected":
                     if "secret" in event:
                         connection.presented_in = "connected"
-                        if not await self._secret_ok(ws, event["secret"]):
-                            return
+                        closing = self._refuse_bad_secret(ws, event["secret"])
                 else:
                     malformed["unknown_event"] = malformed.get("unknown_event", 0) + 1
         except ConnectionClosed:
             pass
+        finally:
+            if closing is not None:
+                await closing
 
-    async def _secret_ok(self, ws: ServerConnection, presented: Any) -> bool:
-        if self.secret is None:
-            return True
-        if isinstance(presented, str) and hmac.compare_digest(
-            presented.encode(), self.secret.encode()
+    def _refuse_bad_secret(self, ws: ServerConnection, presented: Any) -> asyncio.Task | None:
+        """Start closing with 4403 if the secret is wrong; ``None`` if it is right."""
+        if self.secret is None or (
+            isinstance(presented, str)
+            and hmac.compare_digest(presented.encode(), self.secret.encode())
         ):
-            return True
+            return None
         self.rejected += 1
-        await ws.close(CLOSE_BAD_SECRET, "bad secret")
-        return False
+        return asyncio.create_task(ws.close(CLOSE_BAD_SECRET, "bad secret"))
 
     def summary(self) -> dict[str, Any]:
         totals: dict[str, int] = {"frames_received": 0, "duplicates": 0, "out_of_order": 0}

@@ -14,8 +14,8 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from streaming.simulator import SimulationConfig, simulate
+from tests.conftest import free_port
 from tests.helpers import PROJECT_DIR, manage, project_env, wait_for_http
 
 pytestmark = pytest.mark.integration

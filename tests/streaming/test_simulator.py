@@ -469,7 +469,9 @@ async def test_a_refused_handshake_is_reported_with_its_status_not_raised(refere
 
 async def test_a_server_closing_after_start_is_reported_with_its_code(reference):
     server = reference(secret=SECRET)
-    report = await simulate(_config(server.url, secret="wrong", secret_in="start"))
+    # In real time, so the server's close comes long before the simulator would finish.
+    config = _config(server.url, secret="wrong", secret_in="start", realtime=True)
+    report = await simulate(config)
     server.stats()
 
     (connection,) = report.calls[0].connections
@@ -477,6 +479,7 @@ async def test_a_server_closing_after_start_is_reported_with_its_code(reference)
     assert (connection.closed_by, connection.close_code) == ("server", 4403)
     assert connection.close_reason == "bad secret"
     assert not report.calls[0].completed
+    assert report.calls[0].perspectives[PARTICIPANT].frames_unsent > 40
 
 
 @pytest.mark.parametrize("status", [HTTPStatus.FORBIDDEN, HTTPStatus.SERVICE_UNAVAILABLE])
@@ -500,9 +503,11 @@ async def test_a_server_that_stops_reading_cannot_hang_the_simulator():
     async def never_reads(connection) -> None:
         await connection.wait_closed()
 
-    async with serve(never_reads, "127.0.0.1", 0, max_queue=1) as server:
+    one_second = StereoAudio(left=_sine(440, 1.0, 8000), right=_sine(660, 1.0, 8000))
+    async with serve(never_reads, "127.0.0.1", 0, max_queue=1, close_timeout=0.5) as server:
         port = server.sockets[0].getsockname()[1]
-        report = await simulate(_config(f"ws://127.0.0.1:{port}/", duration=600, deadline=2))
+        url = f"ws://127.0.0.1:{port}/"
+        report = await simulate(_config(url, duration=600, audio=one_second, deadline=2))
 
     assert report.timed_out
     assert not report.ok
