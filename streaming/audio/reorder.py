@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-_RECENT = 8192  # how far back a duplicate of an already-written frame is still recognised
+_RECENT = 2048  # how far back (frames, ~40 s) a duplicate of a written frame is recognised
 
 
 @dataclass(slots=True)
