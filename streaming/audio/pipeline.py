@@ -355,32 +355,13 @@ class CallPipeline:
         elif per_socket:
             offset = self._offset_by_interleaving(track, reference)
         else:
-            offset = self._offset_by_pairs(track, reference)
+            # Sent in a burst, arrival times reflect the transport, not when a leg started:
+            # frame n of each leg belongs at the same moment.
+            offset = reference.offset_frames
         self._set_offset(track, offset)
         waiting, track.waiting = track.waiting, []
         for entry in waiting:
             self._place_one(track, entry, now)
-
-    def _offset_by_pairs(self, track: Track, reference: Track) -> int:
-        """Sent in a burst, arrival times say little: frame n of both legs belongs at the same
-        moment unless the pairs consistently say otherwise (median arrival difference)."""
-        differences = sorted(
-            at - reference.first_arrivals[partner]
-            for sequence, at in track.first_arrivals.items()
-            if (partner := reference.base_sequence + sequence - track.base_sequence)
-            in reference.first_arrivals
-        )
-        frame_seconds = track.frame_bytes / SAMPLE_RATE
-        if not differences:
-            delta = track.first_arrival - reference.first_arrival
-        else:
-            middle = len(differences) // 2
-            delta = (
-                differences[middle]
-                if len(differences) % 2
-                else (differences[middle - 1] + differences[middle]) / 2
-            )
-        return reference.offset_frames + round(delta / frame_seconds)
 
     def _offset_by_interleaving(self, track: Track, reference: Track) -> int:
         """One counter for the socket: the other leg's frame sent in the same 20 ms sits just

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
