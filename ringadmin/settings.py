@@ -176,6 +176,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "streaming.recover_interrupted_recordings",
         "schedule": 300.0,
     },
+    "verify-streaming-profiles-with-ringcx": {
+        "task": "streaming.profiles_verify",
+        "schedule": env.float("STREAMING_PROFILE_VERIFY_SECONDS", default=3600.0),
+    },
 }
 
 # --- Files --------------------------------------------------------------------------------------
@@ -222,9 +226,15 @@ RINGCENTRAL_CLIENT_ID = env.str("RINGCENTRAL_CLIENT_ID", default="")
 RINGCENTRAL_CLIENT_SECRET = env.str("RINGCENTRAL_CLIENT_SECRET", default="")
 RINGCENTRAL_JWT = env.str("RINGCENTRAL_JWT", default="")
 RINGCX_SERVER_URL = env.str("RINGCX_SERVER_URL", default="https://ringcx.ringcentral.com")
+# Set by `make run` when it runs the local FAKE RingCentral + RingCX (demo mode): pages say so.
+RINGADMIN_DEMO_FAKE = env.bool("RINGADMIN_DEMO_FAKE", default=False)
 RINGCX_MEDIA_PRODUCT_BASE_PATH = env.str(
     "RINGCX_MEDIA_PRODUCT_BASE_PATH", default="/platform/api/media/product"
 )
+# Timeout of every call to RingCentral and RingCX (connect, read, write), seconds.
+VENDOR_HTTP_TIMEOUT_SECONDS = env.float("VENDOR_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Longest pause before a call whose rate-limit group is nearly spent (0 disables pacing).
+VENDOR_RATE_LIMIT_MAX_PAUSE_SECONDS = env.float("VENDOR_RATE_LIMIT_MAX_PAUSE_SECONDS", default=30.0)
 
 # --- Auth ---------------------------------------------------------------------------------------
 LOGIN_URL = "login"
@@ -285,6 +295,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},  # our vendor clients log each call themselves
+        "httpcore": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },
 }

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -5,7 +6,11 @@ from django.urls import include, path
 from ringadmin import views
 from ringadmin.compliance import views as compliance_views
 
-admin.site.site_header = "ringadmin"
+admin.site.site_header = (
+    "ringadmin — DEMO: connected to a local FAKE RingCentral"
+    if settings.RINGADMIN_DEMO_FAKE
+    else "ringadmin"
+)
 admin.site.site_title = "ringadmin admin"
 admin.site.index_title = "Administration"
 

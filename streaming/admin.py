@@ -16,18 +16,18 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from ringadmin.compliance.audit import audit_record
-from ringadmin.compliance.models import AuditEventType
 from ringadmin.logging import redact_mapping
-from streaming.models import IngestHandshake, StreamingProfile
+from streaming.models import IngestHandshake, StreamingProfile, SyncState
 from streaming.services import (
     streaming_profile_create,
+    streaming_profile_delete,
     streaming_profile_disable,
     streaming_profile_rotate_secret,
     streaming_profile_update,
 )
+from streaming.sync import streaming_profile_sync_request, streaming_profile_verify
 
 IDENTITY_FIELDS = ("product_type", "product_id", "sub_account_id")
 ONCE_NOTE = "copy it now, it will not be shown again."
@@ -70,21 +70,6 @@ def _announce_secret(request: HttpRequest, profile: StreamingProfile, secret: st
     )
 
 
-def _profile_deletion_audit(*, request: HttpRequest, profile: StreamingProfile) -> None:
-    audit_record(
-        event_type=AuditEventType.PROFILE_DELETED,
-        actor=request.user,
-        target=profile,
-        data={
-            "product_type": profile.product_type,
-            "product_id": profile.product_id,
-            "sub_account_id": profile.sub_account_id,
-            "streaming_url": profile.streaming_url,
-            "enabled": profile.enabled,
-        },
-    )
-
-
 @admin.register(StreamingProfile)
 class StreamingProfileAdmin(admin.ModelAdmin):
     """Creation, edits, rotation and disabling go through the services, which audit them."""
@@ -96,11 +81,12 @@ class StreamingProfileAdmin(admin.ModelAdmin):
         "streaming_url",
         "enabled",
         "secret_display",
+        "sync_status",
         "retention_days",
         "updated_at",
     )
     list_display_links = ("product_type", "product_id")
-    list_filter = ("product_type", "enabled")
+    list_filter = ("product_type", "enabled", "sync_state")
     search_fields = (
         "product_id",
         "sub_account_id",
@@ -109,7 +95,7 @@ class StreamingProfileAdmin(admin.ModelAdmin):
         "streaming_url",
         "notes",
     )
-    actions = ("rotate_secret", "disable")
+    actions = ("rotate_secret", "disable", "verify_with_ringcx", "push_to_ringcx")
     add_form = StreamingProfileAddForm
     add_fieldsets = (
         (None, {"fields": (*IDENTITY_FIELDS, "main_account_id", "rc_account_id")}),
@@ -127,9 +113,22 @@ class StreamingProfileAdmin(admin.ModelAdmin):
                 "new one, use the “Rotate secret” action in the list.",
             },
         ),
+        (
+            "RingCX",
+            {
+                "fields": ("sync_status", "synced_at", "remote_checked_at", "drift_display"),
+                "description": "Every change is pushed to RingCX automatically. “Verify with "
+                "RingCX” compares without changing anything; “Push to RingCX” makes RingCX "
+                "match this profile.",
+            },
+        ),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = (
+        "sync_status",
+        "synced_at",
+        "remote_checked_at",
+        "drift_display",
         "secret_display",
         "secret_rotated_at",
         "previous_secret_valid_until",
@@ -193,15 +192,67 @@ class StreamingProfileAdmin(admin.ModelAdmin):
             )
 
     def delete_model(self, request: HttpRequest, obj: StreamingProfile) -> None:
-        with transaction.atomic():
-            _profile_deletion_audit(request=request, profile=obj)
-            super().delete_model(request, obj)
+        streaming_profile_delete(profile=obj, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
         with transaction.atomic():
             for profile in queryset:
-                _profile_deletion_audit(request=request, profile=profile)
-            super().delete_queryset(request, queryset)
+                streaming_profile_delete(profile=profile, actor=request.user)
+
+    @admin.display(description="RingCX sync", ordering="sync_state")
+    def sync_status(self, obj: StreamingProfile) -> str:
+        label = obj.get_sync_state_display()
+        if obj.sync_state == SyncState.SYNCED and obj.synced_at:
+            return f"{label} {obj.synced_at:%Y-%m-%d %H:%M} UTC"
+        if obj.sync_state == SyncState.FAILED and obj.sync_error:
+            return f"{label}: {obj.sync_error[:120]}"
+        if obj.sync_state == SyncState.DRIFT and obj.drift:
+            return f"{label}: {', '.join(sorted(obj.drift))}"
+        return label
+
+    @admin.display(description="differences found at the last check")
+    def drift_display(self, obj: StreamingProfile) -> str:
+        if not obj.drift:
+            return "none"
+        return format_html_join(
+            "",
+            "<div><strong>{}</strong>: here {}, RingCX {}</div>",
+            ((name, d.get("local"), d.get("ringcx")) for name, d in sorted(obj.drift.items())),
+        )
+
+    @admin.action(
+        description="Verify with RingCX (report differences, change nothing)",
+        permissions=["change"],
+    )
+    def verify_with_ringcx(
+        self, request: HttpRequest, queryset: QuerySet[StreamingProfile]
+    ) -> None:
+        for profile in queryset:
+            result = streaming_profile_verify(profile_id=profile.pk)
+            if result.action == "failed":
+                self.message_user(
+                    request, f"{profile}: could not check: {result.detail}", messages.ERROR
+                )
+            elif result.drift:
+                self.message_user(
+                    request,
+                    f"{profile}: RingCX differs in {', '.join(sorted(result.drift))}. "
+                    "Use “Push to RingCX” to make RingCX match.",
+                    messages.WARNING,
+                )
+            else:
+                self.message_user(request, f"{profile}: RingCX matches.", messages.SUCCESS)
+
+    @admin.action(
+        description="Push to RingCX (make RingCX match this profile)", permissions=["change"]
+    )
+    def push_to_ringcx(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
+        with transaction.atomic():
+            for profile in queryset:
+                streaming_profile_sync_request(profile=profile)
+        self.message_user(
+            request, f"Queued {queryset.count()} profile(s) for RingCX.", messages.SUCCESS
+        )
 
     @admin.action(description="Rotate secret (shows the new secrets once)", permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:

@@ -39,6 +39,14 @@ class ProductType(models.TextChoices):
     CAMPAIGN = "CAMPAIGN", "Campaign"
 
 
+class SyncState(models.TextChoices):
+    NOT_CONFIGURED = "not_configured", "Local only (RingCX not configured)"
+    PENDING = "pending", "Pending"
+    SYNCED = "synced", "Synced"
+    FAILED = "failed", "Failed"
+    DRIFT = "drift", "Differs from RingCX"
+
+
 class StreamingProfile(models.Model):
     """One RingCX media product (queue or campaign) streaming to this server.
 
@@ -65,6 +73,22 @@ class StreamingProfile(models.Model):
         default=365, help_text="How long recordings of this profile's calls are kept."
     )
     notes = models.TextField(blank=True)
+    sync_state = models.CharField(
+        max_length=20, choices=SyncState.choices, default=SyncState.PENDING, editable=False
+    )
+    sync_version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bumped by every local change that RingCX must learn."
+    )
+    synced_version = models.PositiveIntegerField(default=0, editable=False)
+    synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sync_error = models.TextField(blank=True, editable=False)
+    remote_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    drift = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Fields where RingCX differs from this profile at the last check.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -27,6 +27,7 @@ from streaming.models import (
     ProductType,
     StreamingProfile,
 )
+from streaming.sync import streaming_profile_delete_request, streaming_profile_sync_request
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def streaming_profile_create(
         target=profile,
         data=_profile_audit_data(profile),
     )
+    streaming_profile_sync_request(profile=profile)
     return profile
 
 
@@ -104,6 +106,7 @@ def streaming_profile_update(
         target=profile,
         data={"changed": sorted(changed_fields), **_profile_audit_data(profile)},
     )
+    streaming_profile_sync_request(profile=profile)
     return profile
 
 
@@ -135,6 +138,7 @@ def streaming_profile_rotate_secret(
         target=profile,
         data=_profile_audit_data(profile),
     )
+    streaming_profile_sync_request(profile=profile)
     return new_secret
 
 
@@ -150,7 +154,23 @@ def streaming_profile_disable(
         target=profile,
         data=_profile_audit_data(profile),
     )
+    streaming_profile_sync_request(profile=profile)
     return profile
+
+
+@transaction.atomic
+def streaming_profile_delete(
+    *, profile: StreamingProfile, actor: AbstractBaseUser | None = None
+) -> None:
+    """Delete the profile, audited, and remove it from RingCX once the deletion commits."""
+    audit_record(
+        event_type=AuditEventType.PROFILE_DELETED,
+        actor=actor,
+        target=profile,
+        data=_profile_audit_data(profile),
+    )
+    streaming_profile_delete_request(profile=profile)
+    profile.delete()
 
 
 def _profile_audit_data(profile: StreamingProfile) -> dict[str, Any]:

@@ -362,7 +362,7 @@ class PerspectiveReport:
     frames_sent: int = 0  # distinct frames sent (each sequence id once)
     frames_dropped: int = 0  # withheld on purpose (--drop)
     duplicates_sent: int = 0  # extra copies sent (--duplicate)
-    frames_reordered: int = 0  # frames sent in another frame's slot (--reorder)
+    frames_reordered: int = 0  # frames held back behind later ones (--reorder)
     frames_late: int = 0  # frames sent over a second after their slot (--late)
     frames_unsent: int = 0  # never sent: the socket was refused, failed or closed by the server
     stops_sent: int = 0
@@ -564,16 +564,19 @@ def _plan_call(
         due[late] += rng.uniform(*LATE_SECONDS, int(late.sum()))
         flags[late] |= _LATE
         if config.reorder_pct > 0:
+            # Frame j is held back until just after frame k (up to ``depth`` later): k and the
+            # frames between overtake it. Never sent early: live audio cannot leave before it
+            # exists, and a server may rely on that. Events do not overlap, so each reordered
+            # frame arrives after exactly the frames that overtook it.
             draws = rng.random(frames)
             steps = rng.integers(1, config.reorder_depth + 1, frames)
             free = ~dropped & ~late
             for j in np.flatnonzero(draws < config.reorder_pct / 100):
                 k = j + steps[j]
-                if free[j] and k < frames and free[k]:
-                    due[j], due[k] = due[k], due[j]  # each takes the other's slot
-                    free[j] = free[k] = False
+                if k < frames and free[j : k + 1].all():
+                    due[j] = due[k] + _BEFORE
+                    free[j : k + 1] = False
                     flags[j] |= _REORDERED
-                    flags[k] |= _REORDERED
         sent = ~dropped
         dropped_counts[p] = int(dropped.sum())
         kept = np.flatnonzero(sent)

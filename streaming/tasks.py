@@ -28,3 +28,91 @@ def recover_interrupted_recordings() -> None:
     from streaming.recovery import recordings_recover
 
     recordings_recover()
+
+
+# --- streaming profiles ↔ RingCX ---------------------------------------------------------------
+
+PUSH_MAX_RETRIES = 8
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_MAX_SECONDS = 600
+
+
+def _retry_delay(exc: Exception, retries: int) -> float:
+    """Exponential backoff with full jitter, never sooner than the vendor's Retry-After."""
+    import random
+
+    from ringadmin.vendors.errors import RateLimited
+
+    backoff = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
+    delay = random.uniform(backoff / 2, backoff)
+    if isinstance(exc, RateLimited):
+        delay = max(delay, exc.retry_after)
+    return delay
+
+
+@shared_task(
+    name="streaming.profile_push",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=PUSH_MAX_RETRIES,
+    ignore_result=True,
+)
+def streaming_profile_push_task(self, profile_id: int, version: int) -> None:
+    """Push one profile to RingCX. Idempotent (reads before it writes); retries only what may
+    succeed later (rate limits, outages), honouring Retry-After."""
+    from ringadmin.vendors.errors import RETRYABLE
+    from streaming.sync import streaming_profile_push, streaming_profile_push_gave_up
+
+    try:
+        streaming_profile_push(profile_id=profile_id, version=version)
+    except RETRYABLE as exc:
+        if self.request.retries >= self.max_retries:
+            streaming_profile_push_gave_up(profile_id=profile_id, version=version, error=exc)
+            return
+        raise self.retry(exc=exc, countdown=_retry_delay(exc, self.request.retries)) from exc
+
+
+@shared_task(
+    name="streaming.profile_remote_delete",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=PUSH_MAX_RETRIES,
+    ignore_result=True,
+)
+def streaming_profile_remote_delete_task(
+    self, sub_account_id: str, product_type: str, product_id: int
+):
+    """Remove a deleted profile's media product from RingCX (absent already counts as done)."""
+    from ringadmin.vendors.errors import RETRYABLE
+    from streaming.sync import streaming_profile_remote_delete
+
+    try:
+        streaming_profile_remote_delete(
+            sub_account_id=sub_account_id, product_type=product_type, product_id=product_id
+        )
+    except RETRYABLE as exc:
+        if self.request.retries >= self.max_retries:
+            logger.error(
+                "RingCX media product %s/%s/%s could not be deleted: %s",
+                sub_account_id,
+                product_type,
+                product_id,
+                exc,
+            )
+            return
+        raise self.retry(exc=exc, countdown=_retry_delay(exc, self.request.retries)) from exc
+
+
+@shared_task(name="streaming.profiles_verify", ignore_result=True)
+def streaming_profiles_verify_task() -> None:
+    """Periodic drift check of every profile against RingCX (reports, never overwrites)."""
+    from ringadmin.vendors import ringcx
+    from streaming.models import StreamingProfile
+    from streaming.sync import streaming_profile_verify
+
+    if not ringcx.vendors_configured():
+        return
+    for profile_id in StreamingProfile.objects.values_list("pk", flat=True):
+        streaming_profile_verify(profile_id=profile_id)

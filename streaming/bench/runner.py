@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +103,7 @@ class RoundResult:
     lag_ms: dict[str, Any] = field(default_factory=dict)
     frames_over_limit: int = 0  # frames whose lag reached the p99 limit
     client_send_lag_p99_ms: float | None = None
-    client_cpu: float | None = None  # fraction of one core
+    client_cpu: float | None = None  # the simulator's, while media flowed (1.0 = one core)
     server_cpu: float | None = None
     client_limited: bool = False
     rss_baseline: int = 0
@@ -151,8 +150,8 @@ def evaluate_round(
     dropped as late; every call was accepted and finished; p99 lag under the limit.
 
     ``report`` is the simulator's JSON report; ``received`` maps call id → perspective →
-    the server's counters (``frames_received`` and, from the ingest, ``gaps_filled_frames``
-    and ``late_dropped``).
+    the server's counters (``frames_written`` or else ``frames_received``, distinct frames;
+    from the ingest also ``gaps_filled_frames`` and ``late_dropped``).
     """
     reasons = result.reasons
     for call in report["calls"]:
@@ -166,7 +165,8 @@ def evaluate_round(
             unsent = call["perspectives"][name]["frames_unsent"]
             result.frames_sent += sent
             counters = (server_call or {}).get(name) or {}
-            got = int(counters.get("frames_received", 0))
+            # The ingest's frames_received counts duplicates too; frames_written does not.
+            got = int(counters.get("frames_written", counters.get("frames_received", 0)) or 0)
             result.frames_received += min(got, sent)
             result.frames_lost += max(0, sent - got) + unsent
             result.gaps_filled += int(counters.get("gaps_filled_frames", 0) or 0)
@@ -199,9 +199,7 @@ def evaluate_round(
         if span > 0:
             result.frames_per_second = round(result.frames_received / span, 1)
     # The simulator's own CPU while media flowed (its start-up and teardown would dilute it).
-    client_cpu = report.get("media_cpu")
-    if client_cpu is not None:
-        result.client_cpu = client_cpu
+    result.client_cpu = report.get("media_cpu")
     busy = bool(result.client_cpu and result.client_cpu >= CLIENT_BOUND_CPU)
     if result.realtime:
         result.client_limited = busy
@@ -540,8 +538,6 @@ class Bench:
     def run(self) -> list[ServerSummary]:
         summaries = []
         try:
-            if any(s in INGEST_SERVERS for s in self.settings.servers):
-                self.setup_ingest()
             for server in self.settings.servers:
                 summaries.append(self.run_server(server))
         finally:
@@ -560,6 +556,8 @@ class Bench:
             return summary
         settings.log(f"\n== {server} ==")
         try:
+            if server in INGEST_SERVERS:
+                self.setup_ingest()  # again per server: cheap, and the schema is current
             best, rounds = search_max_calls(
                 lambda n: self.run_step(server, n),
                 start=settings.start_calls,
@@ -641,7 +639,6 @@ class Bench:
             if not realtime:
                 argv.append("--no-realtime")
             sampler = _RssSampler(run.process.pid)
-            client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             client_started = time.monotonic()
             sampler.start()
             try:
@@ -662,11 +659,6 @@ class Bench:
             finally:
                 sampler.stop()
             client_wall = time.monotonic() - client_started
-            client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            client_cpu = (client_after.ru_utime - client_before.ru_utime) + (
-                client_after.ru_stime - client_before.ru_stime
-            )
-            result.client_cpu = round(client_cpu / client_wall, 3) if client_wall else None
             server_cpu = cpu_seconds(run.process.pid) - server_cpu_before
             result.server_cpu = round(server_cpu / client_wall, 3)
             result.rss_peak = max(sampler.peak, rss_bytes(run.process.pid))
@@ -822,9 +814,10 @@ def _cell(value: Any, render: Callable[[Any], str]) -> str:
 def bench_report(summaries: list[ServerSummary], *, settings: BenchSettings) -> dict[str, Any]:
     return {
         "settings": {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in asdict(settings).items()
-            if k not in ("log", "database_url")
+            f.name: (str(value) if isinstance(value, Path) else value)
+            for f in fields(settings)
+            if f.name not in ("log", "database_url")
+            for value in [getattr(settings, f.name)]
         },
         "pinned": settings.server_cpu is not None,
         "servers": [s.to_dict() for s in summaries],

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from streaming.bench.processes import (
     process_tree,
@@ -18,7 +19,16 @@ from streaming.bench.processes import (
     stop_process,
     wait_for_port,
 )
-from streaming.bench.runner import RoundResult, evaluate_round, search_max_calls
+from streaming.bench.runner import (
+    BenchSettings,
+    RoundResult,
+    ServerSummary,
+    bench_report,
+    combine_repeats,
+    evaluate_round,
+    format_table,
+    search_max_calls,
+)
 from streaming.simulator import CONFERENCE, PARTICIPANT, LagHistogram
 from tests.conftest import free_port
 
@@ -123,6 +133,12 @@ def test_a_round_with_every_frame_and_low_lag_passes():
         (_report(), _received({"frames_received": 499}), _lag(3), "1 frame(s) lost"),
         (
             _report(),
+            _received({"frames_received": 500, "frames_written": 498}),  # 2 were duplicates
+            _lag(3),
+            "2 frame(s) lost",
+        ),
+        (
+            _report(),
             _received(None, {"frames_received": 500, "gaps_filled_frames": 2}),
             _lag(3),
             "gap-filled",
@@ -152,6 +168,59 @@ def test_p99_counts_the_slowest_percent():
     result = _evaluate(_report(), _received(), lag)
     assert not result.passed
     assert result.frames_over_limit == 11
+
+
+def test_repeats_take_the_median_lag_but_any_loss_fails():
+    def round_(p99: float, lost: int = 0) -> RoundResult:
+        result = RoundResult(server="x", calls=10, realtime=True, passed=p99 < 50 and not lost)
+        result.lag_ms = {"p99": p99}
+        result.frames_lost = lost
+        return result
+
+    median = combine_repeats([round_(200), round_(10), round_(20)])
+    assert (median.lag_ms["p99"], median.passed) == (20, True)
+    assert [r["p99"] for r in median.repeats] == [200, 10, 20]
+    lossy = combine_repeats([round_(10), round_(20), round_(30, lost=3)])
+    assert not lossy.passed
+    assert "loss in 1 of 3 rounds" in lossy.reasons
+
+
+def test_the_report_states_each_target_against_the_reference(tmp_path):
+    class Output:
+        def write(self, line: str) -> None:  # a bound method, as the command's logger is
+            self.last = line
+
+    settings = BenchSettings(servers=["reference", "daphne"], work_dir=tmp_path)
+    settings.log = Output().write
+    passing = RoundResult(server="daphne", calls=150, realtime=True, passed=True)
+    passing.rss_baseline, passing.rss_peak = 50 * 2**20, 125 * 2**20
+    summaries = [
+        ServerSummary(server="reference", max_calls=300, calls_per_core=300),
+        ServerSummary(
+            server="daphne",
+            max_calls=150,
+            calls_per_core=150,
+            ratio_to_reference=0.5,
+            rss_per_call=passing.rss_per_call,
+            rounds=[passing],
+        ),
+    ]
+    report = bench_report(summaries, settings=settings)
+    assert report["settings"]["work_dir"] == str(tmp_path)
+    assert {(t["target"], t["met"]) for t in report["targets"]} == {
+        (">= 200 real-time calls per core", False),
+        (">= 0.6 of the reference", False),
+        ("<= 1 MB RSS per call", True),
+    }
+    assert report["servers"][1]["rounds"][0]["rss_per_call"] == 0.5 * 2**20
+    table = format_table(summaries, settings=settings)
+    assert "0.50 MB" in table
+    assert "NOT met" in table
+
+
+def test_the_command_refuses_unknown_servers():
+    with pytest.raises(CommandError, match="unknown server"):
+        call_command("ingest_bench", "--servers", "reference,tornado")
 
 
 # --- Processes ---------------------------------------------------------------------------------

@@ -34,6 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-worker", action="store_true", help="do not start Celery")
         parser.add_argument("--worker-concurrency", type=int, default=2)
+        parser.add_argument(
+            "--demo-fake",
+            choices=["auto", "on", "off"],
+            default=os.environ.get("DEMO_FAKE", "auto"),
+            help="run a local FAKE RingCentral + RingCX beside the application (auto: when "
+            "DEBUG is on and no RingCentral credentials are set)",
+        )
 
     def handle(self, *args, **options) -> None:
         python = sys.executable
@@ -121,8 +128,44 @@ class Command(BaseCommand):
             else:
                 time.sleep(0.2)
         self._stop_all(children)
+        if fake is not None:
+            fake.stop()
         if exit_code:
             sys.exit(exit_code)
+
+    def _start_demo_fake(self, options: dict):
+        """Demo mode: a local fake of RingCentral + RingCX, so profiles sync and the whole
+        product can be tried with no account. Every process is pointed at it."""
+        wanted = options["demo_fake"]
+        if wanted == "off" or (
+            wanted == "auto" and (not settings.DEBUG or settings.RINGCENTRAL_CLIENT_ID)
+        ):
+            return None
+        from django.core.management import call_command
+
+        from ringadmin.vendors.fake import FakeRingCentral
+        from ringadmin.vendors.http import reset_clients
+
+        port = int(os.environ.get("FAKE_RINGCENTRAL_PORT", options["port"] + 1))
+        fake = FakeRingCentral(host="127.0.0.1", port=port).start()
+        variables = {**fake.env(), "RINGADMIN_DEMO_FAKE": "true"}
+        os.environ.update(variables)  # inherited by the web server, worker and beat
+        for name, value in variables.items():
+            if name.startswith(("RINGCENTRAL_", "RINGCX_")):
+                setattr(settings, name, value)
+        settings.RINGADMIN_DEMO_FAKE = True
+        reset_clients()
+        self.stdout.write(
+            self.style.WARNING(
+                f"DEMO MODE: a local FAKE RingCentral + RingCX runs at {fake.url} (not a real "
+                "account). Set RINGCENTRAL_CLIENT_ID/_SECRET/_JWT to use your own."
+            )
+        )
+        try:
+            call_command("streaming_profile", "sync", "--all", stdout=self.stdout)
+        except Exception as exc:  # the demo still runs; the admin shows the profile's state
+            self.stderr.write(f"demo profiles not synced to the fake: {exc}")
+        return fake
 
     def _stop_all(self, children: list[Child]) -> None:
         self.stdout.write("stopping…")

@@ -70,6 +70,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--work-dir", type=Path, help="keep logs and files here")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument("--report-file", type=Path, help="also write the JSON report here")
 
     def handle(self, *args, **options) -> None:
         servers = [s.strip() for s in options["servers"].split(",") if s.strip()]
@@ -122,8 +123,11 @@ class Command(BaseCommand):
                 os.sched_setaffinity(0, previous_affinity)
             if temporary:
                 remove_work_dir(work_dir)
+        report = bench_report(summaries, settings=settings)
+        if options["report_file"]:
+            options["report_file"].write_text(json.dumps(report, indent=2))
         if options["json"]:
-            self.stdout.write(json.dumps(bench_report(summaries, settings=settings), indent=2))
+            self.stdout.write(json.dumps(report, indent=2))
         else:
             self.stdout.write("\n" + format_table(summaries, settings=settings))
             if not temporary:

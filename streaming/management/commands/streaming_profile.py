@@ -84,7 +84,7 @@ def profile_get(profile_id: int) -> StreamingProfile:
 
 
 class Command(SubcommandsCommand):
-    help = "Manage RingCX streaming profiles: add, list, rotate-secret, disable."
+    help = "Manage RingCX streaming profiles: add, list, rotate-secret, disable, sync."
 
     @subcommand(
         "add",
@@ -214,3 +214,60 @@ class Command(SubcommandsCommand):
             return
         message = f"Disabled streaming profile {profile.pk}: {profile}."
         self.stdout.write(self.style.SUCCESS(message))
+
+    @subcommand(
+        "sync",
+        help="Push profiles to RingCX now (or, with --verify, only compare), with progress.",
+        args=(
+            arg("profile_id", type=int, nargs="?", metavar="ID"),
+            arg("--all", action="store_true", help="every profile"),
+            arg("--verify", action="store_true", help="compare with RingCX, change nothing"),
+        ),
+    )
+    def sync_profiles(self, options: dict[str, Any]) -> None:
+        from ringadmin.vendors import ringcx
+        from ringadmin.vendors.errors import VendorError
+        from streaming.sync import (
+            streaming_profile_push,
+            streaming_profile_push_gave_up,
+            streaming_profile_verify,
+        )
+
+        if bool(options["all"]) == (options["profile_id"] is not None):
+            raise CommandError("give one profile ID or --all")
+        if not ringcx.vendors_configured():
+            raise CommandError(
+                "RingCX is not configured: set RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET "
+                "and RINGCENTRAL_JWT (see README, “Connecting a real RingCentral account”)"
+            )
+        ids = (
+            list(StreamingProfile.objects.order_by("pk").values_list("pk", flat=True))
+            if options["all"]
+            else [profile_get(options["profile_id"]).pk]
+        )
+        results = []
+        for position, profile_id in enumerate(ids, start=1):
+            try:
+                if options["verify"]:
+                    result = streaming_profile_verify(profile_id=profile_id)
+                else:
+                    result = streaming_profile_push(profile_id=profile_id)
+            except VendorError as exc:  # retryable errors surface here: report, go on
+                streaming_profile_push_gave_up(profile_id=profile_id, version=None, error=exc)
+                result = None
+                outcome, detail = "failed", str(exc)
+            else:
+                outcome, detail = result.action, result.detail
+                if result.drift:
+                    detail = "differs: " + ", ".join(sorted(result.drift))
+            results.append({"id": profile_id, "outcome": outcome, "detail": detail})
+            if not options["json"]:
+                self.stdout.write(
+                    f"[{position}/{len(ids)}] profile {profile_id}: {outcome}"
+                    + (f" ({detail})" if detail else "")
+                )
+        if options["json"]:
+            self.write_json(results)
+        failed = [r for r in results if r["outcome"] == "failed"]
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(results)} profile(s) failed; see above")

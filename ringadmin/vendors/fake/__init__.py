@@ -1,0 +1,33 @@
+"""A local fake of the RingCentral platform API and the RingCX media product API.
+
+``FakeRingCentral`` serves DESIGN.md §5-6 on loopback for tests, demos and users checking
+their configuration, with a control API under ``/_fake/`` for faults, events and inspection.
+"""
+
+from .seed import ACCOUNT_ID, OWNER_EXTENSION_ID, RINGCX_MAIN_ACCOUNT_ID, RINGCX_SUB_ACCOUNT_IDS
+from .server import (
+    BANNER_TITLE,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_JWT,
+    FakeRingCentral,
+    banner,
+    run_until_interrupted,
+)
+from .state import DEFAULT_MEDIA_PRODUCT_BASE_PATH, OLD_MEDIA_PRODUCT_BASE_PATH
+
+__all__ = [
+    "ACCOUNT_ID",
+    "BANNER_TITLE",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_JWT",
+    "DEFAULT_MEDIA_PRODUCT_BASE_PATH",
+    "OLD_MEDIA_PRODUCT_BASE_PATH",
+    "OWNER_EXTENSION_ID",
+    "RINGCX_MAIN_ACCOUNT_ID",
+    "RINGCX_SUB_ACCOUNT_IDS",
+    "FakeRingCentral",
+    "banner",
+    "run_until_interrupted",
+]

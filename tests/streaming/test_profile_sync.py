@@ -1,0 +1,184 @@
+"""Streaming profiles reach RingCX (the local fake), exactly once, with visible failures."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from django.core.cache import cache
+
+from ringadmin.vendors.fake import FakeRingCentral
+from streaming.models import StreamingProfile, SyncState
+from streaming.services import (
+    streaming_profile_create,
+    streaming_profile_delete,
+    streaming_profile_disable,
+    streaming_profile_rotate_secret,
+    streaming_profile_update,
+)
+from streaming.sync import streaming_profile_verify
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BASE = "/platform/api/media/product"
+PATH = f"{BASE}/account/99990001/type/QUEUE/id/1234"
+
+
+@pytest.fixture
+def fake(settings):
+    with FakeRingCentral() as server:
+        settings.RINGCENTRAL_SERVER_URL = server.url
+        settings.RINGCX_SERVER_URL = server.url
+        settings.RINGCENTRAL_CLIENT_ID = "fake-client-id"
+        settings.RINGCENTRAL_CLIENT_SECRET = "fake-client-secret"
+        settings.RINGCENTRAL_JWT = "fake-jwt"
+        settings.CELERY_TASK_ALWAYS_EAGER = True
+        from ringadmin.vendors.http import reset_clients
+
+        reset_clients()
+        cache.clear()
+        yield server
+        reset_clients()
+        cache.clear()
+
+
+def create(**overrides) -> StreamingProfile:
+    values = {
+        "product_type": "QUEUE",
+        "product_id": 1234,
+        "sub_account_id": "99990001",
+        "main_account_id": "99990000",
+        "rc_account_id": "123456789",
+        "streaming_url": "wss://rec.example.com",
+    }
+    return streaming_profile_create(**{**values, **overrides})
+
+
+def changes(fake, method: str | None = None) -> list[dict]:
+    """Requests that changed a media product (POST/PUT/DELETE) at the fake."""
+    wanted = {method} if method else {"POST", "PUT", "DELETE"}
+    return [r for r in fake.requests(path_regex=BASE) if r["method"] in wanted]
+
+
+def test_create_posts_the_profile_and_shows_it_synced(fake) -> None:
+    profile = create()
+    (post,) = changes(fake)
+    assert post["method"] == "POST"
+    assert post["path"] == PATH
+    assert post["body"] == {
+        "productType": "QUEUE",
+        "productId": 1234,
+        "subAccountId": "99990001",
+        "mainAccountId": "99990000",
+        "rcAccountId": "123456789",
+        "streamingUrl": "wss://rec.example.com",
+        "secret": "[redacted]",
+    }  # the fake's log masks it; the store has it
+    (stored,) = fake.media_products()
+    assert stored["secret"] == profile.secret
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.SYNCED
+    assert profile.synced_at is not None
+    assert profile.sync_error == ""
+
+
+def test_change_and_rotation_put_the_new_values(fake) -> None:
+    profile = create()
+    profile.streaming_url = "wss://rec2.example.com:8443"
+    streaming_profile_update(profile=profile, changed_fields=["streaming_url"], actor=None)
+    secret = streaming_profile_rotate_secret(profile=profile)
+    puts = changes(fake, "PUT")
+    assert [p["body"]["streamingUrl"] for p in puts] == ["wss://rec2.example.com:8443"] * 2
+    (stored,) = fake.media_products()
+    assert stored["secret"] == secret
+
+
+def test_disable_and_delete_remove_it_from_ringcx(fake) -> None:
+    profile = create()
+    streaming_profile_disable(profile=profile)
+    assert [r["method"] for r in changes(fake)] == ["POST", "DELETE"]
+    assert fake.media_products() == []
+    other = create(product_id=77)
+    streaming_profile_delete(profile=other)
+    assert changes(fake)[-1]["method"] == "DELETE"
+    assert changes(fake)[-1]["path"].endswith("/type/QUEUE/id/77")
+    assert not StreamingProfile.objects.filter(product_id=77).exists()
+
+
+def test_an_outage_then_success_changes_ringcx_exactly_once(fake) -> None:
+    fake.add_fault(method="POST", path_regex=BASE, status=503, times=1)
+    profile = create()
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.SYNCED
+    assert len(fake.media_products()) == 1
+    posts = changes(fake, "POST")
+    assert len(posts) == 2  # the failed one, then the one that worked
+    # a retry that follows a request RingCX did apply finds it and sends nothing new
+    from streaming.sync import streaming_profile_push
+
+    before = len(changes(fake))
+    streaming_profile_push(profile_id=profile.pk)
+    assert len(changes(fake)) == before
+
+
+def test_a_rejection_is_shown_with_the_vendors_reason(fake, admin_client) -> None:
+    fake.add_fault(
+        method="POST",
+        path_regex=BASE,
+        status=400,
+        body='{"errorCode":"invalid.streaming.url","generalMessage":'
+        '"streamingUrl is not reachable"}',
+    )
+    profile = create()
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.FAILED
+    assert "streamingUrl is not reachable" in profile.sync_error
+    page = admin_client.get(f"/admin/streaming/streamingprofile/{profile.pk}/change/")
+    assert "streamingUrl is not reachable" in page.content.decode()
+    listing = admin_client.get("/admin/streaming/streamingprofile/")
+    assert "Failed" in listing.content.decode()
+
+
+def test_drift_is_detected_and_not_overwritten(fake) -> None:
+    profile = create()
+    token = httpx.post(
+        f"{fake.url}/api/auth/login/rc/accesstoken?includeRefresh=true",
+        data={"rcAccessToken": _platform_token(fake), "rcTokenType": "Bearer"},
+    )
+    edited = {**fake.media_products()[0], "streamingUrl": "wss://elsewhere.example.com"}
+    answer = httpx.put(
+        f"{fake.url}{PATH}",
+        json=edited,
+        headers={"Authorization": f"Bearer {token.json()['accessToken']}"},
+    )
+    assert answer.status_code == 200, answer.text
+    writes_before = len(changes(fake))
+    result = streaming_profile_verify(profile_id=profile.pk)
+    assert result.drift == {
+        "streaming_url": {"local": "wss://rec.example.com", "ringcx": "wss://elsewhere.example.com"}
+    }
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.DRIFT
+    assert len(changes(fake)) == writes_before  # verifying changed nothing
+
+
+def test_without_credentials_profiles_stay_local_and_say_so(settings) -> None:
+    settings.RINGCENTRAL_CLIENT_ID = ""
+    profile = create()
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.NOT_CONFIGURED
+    assert "RINGCENTRAL_CLIENT_ID" in profile.sync_error
+
+
+def _platform_token(fake) -> str:
+    answer = httpx.post(
+        f"{fake.url}/restapi/oauth/token",
+        auth=("fake-client-id", "fake-client-secret"),
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "fake-jwt"},
+    )
+    return answer.json()["access_token"]
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    client.force_login(make_user("admin"))
+    return client
