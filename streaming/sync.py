@@ -131,10 +131,7 @@ def streaming_profile_push(*, profile_id: int, version: int | None = None) -> Sy
         return SyncResult(profile_id, "skipped", "already synced")
     key = RemoteKey.of(profile)
     try:
-        if not profile.enabled:
-            result = _remote_delete(key, profile_id)
-        else:
-            result = _remote_upsert(profile)
+        result = _remote_upsert(profile) if profile.enabled else _remote_delete(key, profile_id)
     except VendorError as exc:
         if isinstance(exc, ringcx_retryable()):
             raise

@@ -44,6 +44,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         python = sys.executable
+        fake = self._start_demo_fake(options)
         children = [
             Child(
                 "web",
