@@ -182,3 +182,34 @@ def _platform_token(fake) -> str:
 def admin_client(client, make_user):
     client.force_login(make_user("admin"))
     return client
+
+
+def test_retry_delay_backs_off_with_jitter_and_honours_retry_after() -> None:
+    from ringadmin.vendors.errors import RateLimited, Unavailable
+    from streaming.tasks import _retry_delay
+
+    outage = Unavailable("down", vendor="ringcx")
+    delays = [_retry_delay(outage, retries) for retries in range(6)]
+    assert all(5 * 2**n / 2 <= d <= 5 * 2**n for n, d in enumerate(delays))
+    assert _retry_delay(outage, 30) <= 600
+    assert _retry_delay(RateLimited("slow down", vendor="ringcx", retry_after=120.0), 0) >= 120
+
+
+def test_a_rate_limit_is_retried_after_the_vendors_delay(fake, monkeypatch) -> None:
+    """The task asks Celery to wait at least Retry-After before the next attempt."""
+    from streaming import tasks
+
+    waits: list[float] = []
+    original = tasks._retry_delay
+
+    def recording_delay(exc, retries):
+        waits.append(original(exc, retries))
+        return waits[-1]
+
+    monkeypatch.setattr(tasks, "_retry_delay", recording_delay)
+    fake.add_fault(method="GET", path_regex=BASE, status=429, retry_after=90, times=1)
+    profile = create()
+    profile.refresh_from_db()
+    assert waits and waits[0] >= 90
+    assert profile.sync_state == SyncState.SYNCED
+    assert len(fake.media_products()) == 1
