@@ -350,6 +350,8 @@ class ReferenceRun(ServerRun):
         if not stats_file.exists():
             raise BenchError(f"the reference server wrote no statistics (see {self.round_dir})")
         stats = json.loads(stats_file.read_text())
+        # The audio is not judged, only counted: free the disk (hundreds of MB a round).
+        shutil.rmtree(self.round_dir / "tracks", ignore_errors=True)
         received = {
             call_id: call["perspectives"]
             for call_id, call in stats["calls"].items()
@@ -397,6 +399,7 @@ class IngestRun(ServerRun):
         lag = LagHistogram()
         live = 0
         for row in rows:
+            _remove_recording(row.get("recording_path"), inside=self.bench.settings.work_dir)
             stats = row.get("stream_stats") or {}
             received[row["ringcx_call_id"]] = stats.get("perspectives") or {}
             lag.merge((stats.get("lag_ms") or {}).get("histogram") or {})
@@ -708,6 +711,16 @@ class _RssSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.25):
             self.peak = max(self.peak, rss_bytes(self.pid))
+
+
+def _remove_recording(path: str | None, *, inside: Path) -> None:
+    """The round's recordings are not judged here: free the disk, but only under the bench's
+    own directory."""
+    if not path:
+        return
+    recording = Path(path).resolve()
+    if recording.is_relative_to(inside.resolve()):
+        recording.unlink(missing_ok=True)
 
 
 def _importable(module: str) -> bool:
