@@ -7,7 +7,8 @@ Before listening it recovers recordings that a previous process left interrupted
 daphne can only refuse a WebSocket handshake with 403; RingCX retries 5xx answers and not
 4xx, so an overloaded server must answer 503. This launcher teaches daphne the ASGI
 "WebSocket Denial Response" extension (which uvicorn has natively) so the ingest can answer
-403, 404 or 503 as it decides.
+403, 404 or 503 as it decides, and lets it close open sockets with the protocol's codes
+(1003, 1008, 1009, 1011) and a reason, which daphne's WebSocket library otherwise refuses.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def _patch_daphne_denial_response() -> None:
         kind = message.get("type")
         if kind == "websocket.http.response.start":
             self._denial_status = int(message.get("status", 403))
+            return None
+        if kind == "websocket.close" and self.state == self.STATE_OPEN:
+            # autobahn's sendClose refuses protocol codes such as 1003/1008/1009/1011 from a
+            # server (and daphne drops the reason): send the close frame as asked.
+            reason = str(message.get("reason") or "").encode("utf-8")[:123]
+            self.sendCloseFrame(
+                code=int(message.get("code") or 1000), reasonUtf8=reason or None, isReply=False
+            )
             return None
         if kind == "websocket.http.response.body":
             if message.get("more_body") or not hasattr(self, "handshake_deferred"):
@@ -103,7 +112,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from ringadmin.asgi import application
 
-    max_size = settings.INGEST_MAX_MESSAGE_BYTES
+    # The ingest closes frames over its limit with 1009 and a reason; the server's own cap sits
+    # above it so that can happen, and still stops absurd frames before they reach memory.
+    max_size = settings.INGEST_MAX_MESSAGE_BYTES * 4
     # Everything imported so far lives for the whole process: keep the GC from rescanning it
     # (a full collection otherwise pauses every call for tens of milliseconds).
     gc.collect()

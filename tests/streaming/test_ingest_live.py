@@ -199,3 +199,50 @@ def test_refusals_are_real_http_statuses(tmp_path, server_kind: str) -> None:
     finally:
         running.stop()
         running.drop_database()
+
+
+@pytest.mark.parametrize("server_kind", ["daphne", "uvicorn"])
+def test_protocol_close_codes_reach_the_client(tmp_path, server_kind: str) -> None:
+    """Regression: daphne's WebSocket library dropped server closes with codes like 1008."""
+    import json
+
+    import websockets
+    from websockets.exceptions import ConnectionClosed
+
+    running = IngestServer(
+        var_dir=tmp_path,
+        server=server_kind,
+        env=ingest_server_env(tmp_path, INGEST_MAX_MESSAGE_BYTES="4096"),
+    )
+    running.setup().start()
+    query = "?callId=k1&sessionId=1&productType=Queue&productId=1234&subaccountId=99990001"
+    start = json.dumps(
+        {
+            "event": "Start",
+            "metadata": {"callId": "k1", "sessionId": 1, "productType": "Queue", "productId": 1234},
+        }
+    )
+
+    async def close_of(secret: str | None, frames: list[str]) -> tuple[int | None, str]:
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        async with websockets.connect(
+            f"ws://127.0.0.1:{running.port}/{query}", additional_headers=headers, max_size=None
+        ) as ws:
+            for frame in frames:
+                await ws.send(frame)
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except ConnectionClosed as closed:
+                return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, "")
+        return None, "not closed"
+
+    try:
+        assert asyncio.run(close_of(None, [start])) == (1008, "missing secret")
+        too_big = json.dumps(
+            {"event": "Media", "perspective": "Participant", "sequenceId": "1", "media": "A" * 8000}
+        )
+        code, reason = asyncio.run(close_of(running.secret, [start, too_big]))
+        assert (code, reason) == (1009, "message larger than 4096 bytes")
+    finally:
+        running.stop()
+        running.drop_database()
