@@ -186,6 +186,11 @@ class CallPipeline:
 
     # --- sockets ----------------------------------------------------------------------------
     def open_socket(self) -> SocketFeed:
+        socket_counted = [
+            f.sequencer.last_socket_sequence
+            for f in self.feeds
+            if f.sequencer.mode == PER_SOCKET and f.sequencer.last_socket_sequence is not None
+        ]
         continue_from = {
             p: t.last_sequence for p, t in self.tracks.items() if t.last_sequence is not None
         }
@@ -193,7 +198,8 @@ class CallPipeline:
             SocketSequencer(
                 window_frames=self.config.window_frames,
                 window_seconds=self.config.window_seconds,
-                continue_from=continue_from,
+                continue_from={} if socket_counted else continue_from,
+                continue_socket_from=max(socket_counted) if socket_counted else None,
             )
         )
         self.feeds.append(feed)
@@ -324,9 +330,12 @@ class CallPipeline:
         reference = next(t for t in self.tracks.values() if t.placed and t is not track)
         per_socket = track.feed is not None and track.feed.sequencer.mode == PER_SOCKET
         waited = now is not None and now - track.first_arrival >= self.config.window_seconds
-        if not (force or waited or len(track.waiting) >= PAIRING_FRAMES):
-            return
         frame_seconds = track.frame_bytes / SAMPLE_RATE
+        if not (force or waited or len(track.waiting) >= PAIRING_FRAMES):
+            offset = self._offset_at_once(track, reference, per_socket, frame_seconds)
+            if offset is not None:
+                self._place_waiting(track, offset, now)
+            return
         if per_socket:
             own = [
                 (index, track.first_arrivals.get(entry.sequence))
@@ -358,10 +367,33 @@ class CallPipeline:
             # Sent in a burst, arrival times reflect the transport, not when a leg started:
             # frame n of each leg belongs at the same moment.
             offset = reference.offset_frames
+        self._place_waiting(track, offset, now)
+
+    def _place_waiting(self, track: Track, offset: int, now: float | None) -> None:
         self._set_offset(track, offset)
         waiting, track.waiting = track.waiting, []
         for entry in waiting:
             self._place_one(track, entry, now)
+
+    @staticmethod
+    def _offset_at_once(
+        track: Track, reference: Track, per_socket: bool, frame_seconds: float
+    ) -> int | None:
+        """The usual case needs no waiting: this leg's first frame arrived together (within
+        half a frame) with the other leg's frame sent at the same moment."""
+        first = track.base_sequence
+        arrived = track.first_arrivals.get(first)
+        if arrived is None:
+            return None
+        if per_socket:
+            # Numbers next to the other leg's very first: both legs began with the call.
+            if abs(first - reference.base_sequence) == 1:
+                return reference.offset_frames
+            return None
+        partner = reference.first_arrivals.get(reference.base_sequence)
+        if partner is not None and abs(arrived - partner) < frame_seconds / 2:
+            return reference.offset_frames
+        return None
 
     def _offset_by_interleaving(self, track: Track, reference: Track) -> int:
         """One counter for the socket: the other leg's frame sent in the same 20 ms sits just

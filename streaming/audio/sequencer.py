@@ -44,6 +44,7 @@ class SocketSequencer:
         window_frames: int,
         window_seconds: float,
         continue_from: dict[str, int] | None = None,
+        continue_socket_from: int | None = None,
     ) -> None:
         self.window_frames = window_frames
         self.window_seconds = window_seconds
@@ -62,6 +63,14 @@ class SocketSequencer:
         self._detect_started = 0.0
         self._held: list[tuple[int, Any, float]] = []
         self._seen: dict[str, set[int]] = {p: set() for p in PERSPECTIVES}
+        if continue_socket_from is not None:
+            # The socket this one replaces counted per socket: keep following that counter.
+            self.mode = PER_SOCKET
+            self._global = ReorderBuffer(
+                window=window_frames * 2,
+                window_seconds=window_seconds,
+                next_sequence=continue_socket_from + 1,
+            )
 
     # --- input ------------------------------------------------------------------------------
     def push(self, perspective: str, sequence: int, item: Any, now: float) -> list[Out]:
@@ -99,6 +108,13 @@ class SocketSequencer:
 
     def stopped(self, perspective: str) -> None:
         self._stopped.add(perspective)
+
+    @property
+    def last_socket_sequence(self) -> int | None:
+        """The last number released on the socket's own counter (per-socket numbering)."""
+        if self._global is None or self._global.next_sequence is None:
+            return None
+        return self._global.next_sequence - 1
 
     @property
     def held(self) -> int:
@@ -247,5 +263,10 @@ class SocketSequencer:
         if before2 is not None and before1 is not None and before2 != before1:
             return before2
         if before1 is not None and before2 == before1:
+            return _other(before1)
+        after1, after2 = self._owner(sequence + 1), self._owner(sequence + 2)
+        if after1 is not None and after2 is not None and after1 != after2:
+            return after2  # the numbers after it alternate too
+        if before1 is not None and after1 is not None and before1 == after1:
             return _other(before1)
         return min(PERSPECTIVES, key=lambda p: self._released_real[p])

@@ -423,3 +423,34 @@ def test_taps_receive_decoded_audio_and_drop_rather_than_block(tmp_path) -> None
     assert chunk.start_sample == 0
     assert np.array_equal(chunk.samples, mulaw.decode(payload))
     assert pipeline.close()["taps"]["dropped"] == 2
+
+
+def test_reconnect_with_per_socket_numbering_continues_exactly(tmp_path) -> None:
+    """Regression: the new socket read the shared counter as one leg's and filled false gaps."""
+    frames = make_frames(random.Random(12), 120)
+    messages = build(frames, numbering="per_socket")
+    pipeline = CallPipeline(path=tmp_path / "a.wav")
+    first = pipeline.open_socket()
+    for position, message in enumerate(messages[:120]):  # 60 frames a leg
+        pipeline.media(first, message, (position // 2) * 0.02)
+    pipeline.close_socket(first)
+    second = pipeline.open_socket()
+    for position, message in enumerate(messages[120:]):  # the counter carries on
+        pipeline.media(second, message, (position // 2 + 60) * 0.02)
+    pipeline.stop(second, None)
+    pipeline.stop(second, None)
+    stats = pipeline.close()
+    assert np.array_equal(wav_read_stereo(tmp_path / "a.wav"), expected_recording(frames, set()))
+    assert stats["perspectives"][PARTICIPANT]["gaps_filled_frames"] == 0
+    assert stats["perspectives"][CONFERENCE]["gaps_filled_frames"] == 0
+
+
+def test_per_socket_lost_first_frame_of_a_leg_is_given_to_that_leg(tmp_path) -> None:
+    """Regression: when the caller's first frame is lost, the gap was blamed on the agent."""
+    frames = make_frames(random.Random(13), 60)
+    dropped = {(CONFERENCE, 0)}
+    messages = build(frames, numbering="per_socket", dropped=dropped)
+    stats = run(messages, tmp_path / "a.wav")
+    assert stats["perspectives"][CONFERENCE]["gaps_filled_frames"] == 1
+    assert stats["perspectives"][PARTICIPANT]["gaps_filled_frames"] == 0
+    assert np.array_equal(wav_read_stereo(tmp_path / "a.wav"), expected_recording(frames, dropped))
