@@ -216,6 +216,9 @@ INGEST_TICK_SECONDS = env.float("INGEST_TICK_SECONDS", default=0.2)
 # When true, a profile with a secret must receive it in the handshake (else 403); when false it
 # may also arrive in the Connected or Start message (RingCX's delivery is not documented).
 INGEST_REQUIRE_HANDSHAKE_SECRET = env.bool("INGEST_REQUIRE_HANDSHAKE_SECRET", default=False)
+# Threads for the ingest's database work (handshakes, call start and end), so many calls can
+# start at once.
+INGEST_DB_THREADS = env.int("INGEST_DB_THREADS", default=8)
 INGEST_SERVER = env.str("INGEST_SERVER", default="daphne")  # daphne | uvicorn
 
 # --- Vendors ------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from streaming.audio.lag import LagHistogram
+from streaming.audio.mulaw import DECODE_TABLE
+from streaming.audio.mulaw import decode as mulaw_decode
+from streaming.audio.mulaw import encode as mulaw_encode
+
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms of 8 kHz G.711, one byte per sample
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
@@ -47,40 +52,8 @@ LATE_SECONDS = (1.1, 1.6)  # how late a --late frame is sent (RingCX-side stall 
 
 # --- G.711 mu-law ------------------------------------------------------------------------------
 
-_MULAW_BIAS = 0x21  # 0x84 on the 16-bit scale; the classic codec works on 14 bits
-_MULAW_CLIP = 8159
-_MULAW_SEGMENT_ENDS = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF], np.int32)
-
-
-def _mulaw_decode_table() -> np.ndarray:
-    code = ~np.arange(256, dtype=np.int32) & 0xFF
-    magnitude = (((code & 0x0F) << 3) + 0x84) << ((code & 0x70) >> 4)
-    return np.where(code & 0x80, 0x84 - magnitude, magnitude - 0x84).astype(np.int16)
-
-
-MULAW_DECODE_TABLE: np.ndarray = _mulaw_decode_table()
+MULAW_DECODE_TABLE = DECODE_TABLE
 """The 256 linear (int16) values of the mu-law codes, as every G.711 decoder has them."""
-
-
-def mulaw_encode(samples: np.ndarray | Sequence[int]) -> bytes:
-    """Encode 16-bit linear PCM to G.711 mu-law (the classic Sun/CCITT algorithm, vectorised).
-
-    Bit-exact with the reference C codec (and Python's old ``audioop.lin2ulaw``).
-    """
-    array = np.asarray(samples)
-    if array.dtype != np.int16:
-        array = np.clip(array, -32768, 32767).astype(np.int16)
-    x = array.astype(np.int32) >> 2  # arithmetic shift, as C's >> on a negative short
-    negative = x < 0
-    magnitude = np.minimum(np.where(negative, -x, x), _MULAW_CLIP) + _MULAW_BIAS
-    segment = np.searchsorted(_MULAW_SEGMENT_ENDS, magnitude, side="left")
-    code = (segment << 4) | ((magnitude >> (segment + 1)) & 0x0F)
-    code = np.where(segment >= 8, 0x7F, code)
-    return (code ^ np.where(negative, 0x7F, 0xFF)).astype(np.uint8).tobytes()
-
-
-def mulaw_decode(data: bytes) -> np.ndarray:
-    return MULAW_DECODE_TABLE[np.frombuffer(data, dtype=np.uint8)]
 
 
 # --- Audio -------------------------------------------------------------------------------------
@@ -210,61 +183,6 @@ def frame_payloads(samples: np.ndarray, count: int) -> list[bytes]:
 
 
 # --- Statistics --------------------------------------------------------------------------------
-
-
-class LagHistogram:
-    """Lags in whole-millisecond buckets (rounded), the shape the ingest's ``lag_ms`` uses, so
-    histograms from many calls and servers merge exactly and give the same percentiles."""
-
-    __slots__ = ("counts", "max_ms")
-
-    def __init__(self, counts: Mapping[int | str, int] | None = None) -> None:
-        self.counts: dict[int, int] = {}
-        self.max_ms = 0.0
-        if counts:
-            self.merge(counts)
-
-    def add(self, lag_ms: float) -> None:
-        bucket = round(lag_ms) if lag_ms > 0 else 0
-        self.counts[bucket] = self.counts.get(bucket, 0) + 1
-        if lag_ms > self.max_ms:
-            self.max_ms = lag_ms
-
-    def merge(self, counts: Mapping[int | str, int]) -> None:
-        for key, value in counts.items():
-            bucket = int(float(key))
-            self.counts[bucket] = self.counts.get(bucket, 0) + int(value)
-            self.max_ms = max(self.max_ms, float(bucket))
-
-    @property
-    def count(self) -> int:
-        return sum(self.counts.values())
-
-    def at_least(self, limit_ms: float) -> int:
-        """How many lags reached ``limit_ms``."""
-        return sum(count for bucket, count in self.counts.items() if bucket >= limit_ms)
-
-    def percentile(self, fraction: float) -> float | None:
-        """Nearest-rank percentile: the bucket holding the (fraction * count)-th lag."""
-        total = self.count
-        if not total:
-            return None
-        rank = max(1, math.ceil(fraction * total))
-        running = 0
-        for bucket in sorted(self.counts):
-            running += self.counts[bucket]
-            if running >= rank:
-                return float(bucket)
-        return float(max(self.counts))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "p50": self.percentile(0.50),
-            "p99": self.percentile(0.99),
-            "max": round(self.max_ms, 3) if self.counts else None,
-            "histogram": {str(k): self.counts[k] for k in sorted(self.counts)},
-        }
 
 
 # --- Configuration and report ------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from streaming.audio import mulaw
+from streaming.audio.lag import LagHistogram
 from streaming.audio.protocol import CONFERENCE, PARTICIPANT, PERSPECTIVES, Media
 from streaming.audio.sequencer import PER_SOCKET, UNDETERMINED, SocketSequencer
 from streaming.audio.taps import TapChunk, TapQueue
@@ -34,43 +35,6 @@ class PipelineConfig:
     commit_lag_seconds: float = 0.25  # how long a stalled leg may hold back the other
     tap_queue_size: int = 500
     measure_lag: bool = True
-
-
-class LagHistogram:
-    """Send→placed lag in whole milliseconds (only for frames that carry ``sentAt``)."""
-
-    def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
-        self.count = 0
-        self.max_ms = 0
-
-    def add(self, ms: int) -> None:
-        ms = max(ms, 0)
-        self.counts[ms] = self.counts.get(ms, 0) + 1
-        self.count += 1
-        if ms > self.max_ms:
-            self.max_ms = ms
-
-    def percentile(self, q: float) -> int | None:
-        if not self.count:
-            return None
-        target = q * self.count
-        running = 0
-        for ms in sorted(self.counts):
-            running += self.counts[ms]
-            if running >= target:
-                return ms
-        return self.max_ms
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "p50": self.percentile(0.50),
-            "p95": self.percentile(0.95),
-            "p99": self.percentile(0.99),
-            "max": self.max_ms,
-            "histogram": {str(k): v for k, v in sorted(self.counts.items())},
-        }
 
 
 @dataclass
@@ -309,7 +273,7 @@ class CallPipeline:
             self.writer.place(track.channel, start, payload)
             track.frames_written += 1
             if self.config.measure_lag and sent_at is not None and now is not None:
-                self.lag.add(round((now - sent_at) * 1000))
+                self.lag.add((now - sent_at) * 1000)
         track.next_sample = start + length
         track.last_sequence = entry.sequence
         track.note_released(entry.sequence)
@@ -492,5 +456,5 @@ class CallPipeline:
             "taps": {"subscribers": len(self.taps), "dropped": sum(t.dropped for t in self.taps)},
         }
         if self.lag.count:
-            stats["lag_ms"] = self.lag.as_dict()
+            stats["lag_ms"] = self.lag.to_dict()
         return stats

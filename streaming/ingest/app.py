@@ -12,8 +12,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from ringadmin.calls.models import CallStatus
 from ringadmin.logging import call_id_var
 from streaming.audio.pipeline import SocketFeed
@@ -31,6 +29,7 @@ from streaming.ingest.authorize import (
     ingest_authorize_handshake,
     ingest_authorize_start,
 )
+from streaming.ingest.db import in_db_thread
 from streaming.ingest.handshake import Handshake, handshake_parse
 from streaming.ingest.owner import this_process_owner
 from streaming.ingest.runtime import IngestRuntime, LiveCall, get_runtime, recording_path_for
@@ -104,9 +103,7 @@ class IngestConnection:
             return False
         call_id_var.set(self.handshake.params.get("callId", "-"))
         try:
-            self.decision = await database_sync_to_async(ingest_authorize_handshake)(
-                handshake=self.handshake
-            )
+            self.decision = await in_db_thread(ingest_authorize_handshake)(handshake=self.handshake)
         except Exception:
             logger.exception("ingest handshake could not be checked")
             await self._deny(503, "server cannot check credentials now, retry")
@@ -221,7 +218,7 @@ class IngestConnection:
             return True
         call_id_var.set(start.call_id)
         secret = start.secret or self.connected_secret
-        decision = await database_sync_to_async(ingest_authorize_start)(
+        decision = await in_db_thread(ingest_authorize_start)(
             handshake=self.handshake, decision=self.decision, metadata=start.metadata, secret=secret
         )
         if not decision.accept:
@@ -235,7 +232,7 @@ class IngestConnection:
                 "audio/x-mulaw at 8000 Hz is recorded"
             )
             logger.warning("ingest stream refused: %s", reason)
-            await database_sync_to_async(call_reject)(
+            await in_db_thread(call_reject)(
                 ringcx_call_id=start.call_id,
                 session_id=start.session_id,
                 metadata=start.metadata,
@@ -251,7 +248,7 @@ class IngestConnection:
             if live is None or live.finalizing:
                 live = await self._open_call(key, start)
             else:
-                await database_sync_to_async(call_start)(
+                await in_db_thread(call_start)(
                     ringcx_call_id=start.call_id,
                     session_id=start.session_id,
                     metadata=start.metadata,
@@ -277,7 +274,7 @@ class IngestConnection:
 
         now = time.time()
         started = datetime.now(UTC)
-        result = await database_sync_to_async(call_start)(
+        result = await in_db_thread(call_start)(
             ringcx_call_id=start.call_id,
             session_id=start.session_id,
             metadata=start.metadata,

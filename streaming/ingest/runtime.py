@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -26,6 +25,7 @@ from ringadmin.calls.groups import call_group_name
 from ringadmin.calls.models import CallStatus
 from streaming.audio.pipeline import CallPipeline
 from streaming.ingest.config import IngestConfig
+from streaming.ingest.db import in_db_thread
 from streaming.services import call_finalize, call_stats_update_many
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ class IngestRuntime:
             live.orphaned_since = now  # a reconnect within the grace period continues it
 
     async def finalize(self, live: LiveCall, status: CallStatus, reason: str) -> None:
-        """Close the recording, close its sockets, write the final call record."""
+        """Close the recording, write the final call record, then close its sockets."""
         if live.finalizing:
             return
         live.finalizing = True
@@ -153,9 +153,6 @@ class IngestRuntime:
         if self.live.get(live.key) is live:
             del self.live[live.key]
         self._locks.pop(live.key, None)
-        close_code = 1000 if status == CallStatus.COMPLETED else 1008
-        for connection in list(live.connections):
-            await connection.close(close_code, reason)
         stop = live.stop_metadata
         ended_at = parse_end_time(stop.get("end_time") or stop.get("endTime")) or datetime.now(UTC)
         duration = stop.get("duration")
@@ -171,7 +168,7 @@ class IngestRuntime:
             stats["recording"]["seconds"],
         )
         try:
-            await database_sync_to_async(call_finalize)(
+            await in_db_thread(call_finalize)(
                 call_id=live.call_pk,
                 status=status,
                 ended_at=ended_at,
@@ -182,6 +179,10 @@ class IngestRuntime:
             )
         except Exception:
             logger.exception("could not write the final call record; recovery will mark it")
+        # Closed after the record is written: whoever sees the close sees the final record.
+        close_code = 1000 if status == CallStatus.COMPLETED else 1008
+        for connection in list(live.connections):
+            await connection.close(close_code, reason)
         await self.publish(
             live,
             {
@@ -294,7 +295,7 @@ class IngestRuntime:
 
     async def _write_stats(self, batch: dict[int, dict]) -> None:
         try:
-            await database_sync_to_async(call_stats_update_many)(stats_by_call=batch)
+            await in_db_thread(call_stats_update_many)(stats_by_call=batch)
         except Exception as exc:
             logger.warning("live stream statistics not saved this time: %s", exc)
 

@@ -214,3 +214,19 @@ def test_a_rate_limit_is_retried_after_the_vendors_delay(fake, monkeypatch) -> N
     assert waits[0] >= 90
     assert profile.sync_state == SyncState.SYNCED
     assert len(fake.media_products()) == 1
+
+
+def test_an_admin_creates_a_profile_in_the_admin_and_sees_it_synced(fake, admin_client) -> None:
+    form = {"product_type": "QUEUE", "product_id": "4321", "sub_account_id": "99990001",
+            "main_account_id": "99990000", "rc_account_id": "123456789",
+            "streaming_url": "wss://rec.example.com", "enabled": "on", "retention_days": "365",
+            "notes": "", "generate_secret": "on", "_save": "Save"}
+    response = admin_client.post("/admin/streaming/streamingprofile/add/", form, follow=True)
+    assert response.status_code == 200
+    profile = StreamingProfile.objects.get(product_id=4321)
+    assert profile.sync_state == SyncState.SYNCED
+    listing = admin_client.get("/admin/streaming/streamingprofile/").content.decode()
+    assert "Synced" in listing
+    (stored,) = fake.media_products()
+    assert stored["productId"] == 4321
+    assert stored["secret"] == profile.secret
