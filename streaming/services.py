@@ -326,15 +326,20 @@ def call_start(
 
 
 def call_stats_update_many(*, stats_by_call: Mapping[int, dict[str, Any]]) -> None:
-    """One batched write of live calls' stream statistics (periodic, not per frame)."""
+    """One batch of live calls' stream statistics (periodic, not per frame).
+
+    Each row is updated only while it is still live, checked at write time: a batch taken just
+    before a call ended must never overwrite that call's final statistics.
+    """
     if not stats_by_call:
         return
     now = timezone.now()
-    calls = list(Call.objects.filter(pk__in=list(stats_by_call), status=CallStatus.LIVE))
-    for call in calls:
-        call.stream_stats = stats_by_call[call.pk]
-        call.updated_at = now  # the heartbeat recovery uses for calls of other hosts
-    Call.objects.bulk_update(calls, ["stream_stats", "updated_at"], batch_size=500)
+    with transaction.atomic():
+        for call_id, stats in stats_by_call.items():
+            # updated_at doubles as the heartbeat recovery uses for calls of other hosts
+            Call.objects.filter(pk=call_id, status=CallStatus.LIVE).update(
+                stream_stats=stats, updated_at=now
+            )
 
 
 @transaction.atomic

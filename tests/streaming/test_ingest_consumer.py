@@ -537,3 +537,21 @@ async def test_call_events_reach_the_call_group(profile) -> None:
     while "call.stopped" not in seen:
         seen.add((await layer.receive(watcher))["payload"]["type"])
     await layer.group_discard(call_group_name(call.pk), watcher)
+
+
+async def test_a_late_statistics_batch_never_overwrites_a_finished_call(profile) -> None:
+    """A statistics batch that lands after the call ended leaves its final statistics alone
+    (the update is conditional on the call being live at the moment it is written)."""
+    from streaming.services import call_stats_update_many
+
+    ws = communicator(headers=bearer(profile.secret))
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data=start_message())
+    await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    call = await started_call()
+    stale = {"perspectives": {"Participant": {"frames_written": 0}}}
+    await ws.send_to(text_data=STOP)
+    assert (await ws.receive_output(timeout=10))["code"] == 1000
+    await sync_to_async(call_stats_update_many)(stats_by_call={call.pk: stale})
+    call = await get_call()
+    assert call.stream_stats["perspectives"]["Participant"]["frames_written"] == 1

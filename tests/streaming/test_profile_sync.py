@@ -217,10 +217,19 @@ def test_a_rate_limit_is_retried_after_the_vendors_delay(fake, monkeypatch) -> N
 
 
 def test_an_admin_creates_a_profile_in_the_admin_and_sees_it_synced(fake, admin_client) -> None:
-    form = {"product_type": "QUEUE", "product_id": "4321", "sub_account_id": "99990001",
-            "main_account_id": "99990000", "rc_account_id": "123456789",
-            "streaming_url": "wss://rec.example.com", "enabled": "on", "retention_days": "365",
-            "notes": "", "generate_secret": "on", "_save": "Save"}
+    form = {
+        "product_type": "QUEUE",
+        "product_id": "4321",
+        "sub_account_id": "99990001",
+        "main_account_id": "99990000",
+        "rc_account_id": "123456789",
+        "streaming_url": "wss://rec.example.com",
+        "enabled": "on",
+        "retention_days": "365",
+        "notes": "",
+        "generate_secret": "on",
+        "_save": "Save",
+    }
     response = admin_client.post("/admin/streaming/streamingprofile/add/", form, follow=True)
     assert response.status_code == 200
     profile = StreamingProfile.objects.get(product_id=4321)
