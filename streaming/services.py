@@ -289,9 +289,10 @@ def call_start(
     owner: str,
     recording_path: str,
     started_at: datetime | None = None,
+    new_recording: bool = False,
 ) -> CallStartResult:
-    """Create the call at Start, or resume it when a socket reconnects or a second perspective
-    arrives on its own socket. Returns the row whose recording the socket must continue."""
+    """Create the call at Start, or mark it live again when a socket reconnects or a second
+    perspective arrives on its own socket. ``new_recording``: the audio goes to a new file."""
     values = {
         field: str(metadata.get(key) if metadata.get(key) is not None else "")[:64]
         for key, field in CALL_FIELDS_FROM_METADATA.items()
@@ -320,6 +321,12 @@ def call_start(
     call.ended_at = None
     call.ingest_owner = owner
     if not call.recording_path:
+        call.recording_path = recording_path
+    elif new_recording and call.recording_path != recording_path:
+        # The call came back after its process ended: its audio continues in a new file;
+        # the earlier one stays listed with the call.
+        earlier = list(call.metadata.get("earlier_recordings", []))
+        call.metadata = {**call.metadata, "earlier_recordings": [*earlier, call.recording_path]}
         call.recording_path = recording_path
     call.save()
     return CallStartResult(call=call, resumed=True)

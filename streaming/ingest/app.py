@@ -28,6 +28,7 @@ from streaming.ingest.authorize import (
     Decision,
     ingest_authorize_handshake,
     ingest_authorize_start,
+    ingest_handshake_record,
 )
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.handshake import Handshake, handshake_parse
@@ -103,14 +104,21 @@ class IngestConnection:
             return False
         call_id_var.set(self.handshake.params.get("callId", "-"))
         try:
-            self.decision = await in_db_thread(ingest_authorize_handshake)(handshake=self.handshake)
+            self.decision, profile = await in_db_thread(ingest_authorize_handshake)(
+                handshake=self.handshake
+            )
         except Exception:
             logger.exception("ingest handshake could not be checked")
             await self._deny(503, "server cannot check credentials now, retry")
             return False
+        record = in_db_thread(ingest_handshake_record)
         if not self.decision.accept:
+            await record(handshake=self.handshake, decision=self.decision, profile=profile)
             await self._deny(self.decision.status or 403, self.decision.reason)
             return False
+        self.runtime.spawn(
+            record(handshake=self.handshake, decision=self.decision, profile=profile)
+        )
         await self._send({"type": "websocket.accept"})
         return True
 
@@ -218,9 +226,14 @@ class IngestConnection:
             return True
         call_id_var.set(start.call_id)
         secret = start.secret or self.connected_secret
-        decision = await in_db_thread(ingest_authorize_start)(
-            handshake=self.handshake, decision=self.decision, metadata=start.metadata, secret=secret
-        )
+        decision = self.decision
+        if not (decision.secret_verified and decision.profile_id is not None):
+            decision = await in_db_thread(ingest_authorize_start)(
+                handshake=self.handshake,
+                decision=self.decision,
+                metadata=start.metadata,
+                secret=secret,
+            )
         if not decision.accept:
             self.terminal_reason = decision.reason
             await self.close(CLOSE_POLICY, decision.reason)
@@ -246,16 +259,9 @@ class IngestConnection:
         async with self.runtime.lock(key):
             live = self.runtime.live.get(key)
             if live is None or live.finalizing:
-                live = await self._open_call(key, start)
-            else:
-                await in_db_thread(call_start)(
-                    ringcx_call_id=start.call_id,
-                    session_id=start.session_id,
-                    metadata=start.metadata,
-                    handshake=self.handshake.as_record(),
-                    owner=this_process_owner(),
-                    recording_path=live.pipeline.writer.path,
-                )
+                live = self._open_call(key, start)
+            else:  # a second socket of the call, or a reconnect: mark it live again
+                self.runtime.spawn(self._record_start(live, start, new_recording=False))
             live.connections.add(self)
             self.runtime.note_arriving(self._arriving_key, self, present=False)
             live.orphaned_since = None
@@ -264,39 +270,45 @@ class IngestConnection:
         self.started = True
         for kind, count in self.errors.items():
             live.pipeline.errors[kind] = live.pipeline.errors.get(kind, 0) + count
-        self.runtime.spawn(
-            self.runtime.publish(live, {"type": "call.started", "sockets": len(live.connections)})
-        )
         return True
 
-    async def _open_call(self, key: tuple[str, str], start: Start) -> LiveCall:
+    def _open_call(self, key: tuple[str, str], start: Start) -> LiveCall:
+        """Start recording at once; the call row is written meanwhile. Frames never wait for
+        the database: when many calls start together, that wait was their first frames' lag."""
         from streaming.audio.pipeline import CallPipeline
 
         now = time.time()
         started = datetime.now(UTC)
-        result = await in_db_thread(call_start)(
-            ringcx_call_id=start.call_id,
-            session_id=start.session_id,
-            metadata=start.metadata,
-            handshake=self.handshake.as_record(),
-            owner=this_process_owner(),
-            recording_path=recording_path_for(
-                call_id=start.call_id, session_id=start.session_id, started=started
-            ),
-            started_at=started,
+        path = recording_path_for(
+            call_id=start.call_id, session_id=start.session_id, started=started
         )
-        call = result.call
-        pipeline = CallPipeline(
-            path=call.recording_path, config=self.config.pipeline, resume=result.resumed
-        )
-        live = LiveCall(key=key, call_pk=call.pk, pipeline=pipeline, started_at=now, last_media=now)
+        pipeline = CallPipeline(path=path, config=self.config.pipeline)
+        live = LiveCall(key=key, call_pk=None, pipeline=pipeline, started_at=now, last_media=now)
         self.runtime.live[key] = live
-        logger.info(
-            "call %s: recording to %s",
-            "resumed" if result.resumed else "started",
-            call.recording_path,
-        )
+        self.runtime.spawn(self._record_start(live, start, new_recording=True, started=started))
+        logger.info("call started: recording to %s", path)
         return live
+
+    async def _record_start(
+        self, live: LiveCall, start: Start, *, new_recording: bool, started: datetime | None = None
+    ) -> None:
+        try:
+            result = await in_db_thread(call_start)(
+                ringcx_call_id=start.call_id,
+                session_id=start.session_id,
+                metadata=start.metadata,
+                handshake=self.handshake.as_record(),
+                owner=this_process_owner(),
+                recording_path=str(live.pipeline.writer.path),
+                started_at=started,
+                new_recording=new_recording,
+            )
+        except Exception:
+            logger.exception("the call record could not be written; the recording goes on")
+            return
+        live.call_pk = result.call.pk
+        live.db_ready.set()
+        await self.runtime.publish(live, {"type": "call.started", "sockets": len(live.connections)})
 
     async def _stop(self, stop: Stop) -> bool:
         """Returns True when the socket is finished."""

@@ -76,12 +76,19 @@ def profile_check(
     ), profile
 
 
-def ingest_authorize_handshake(*, handshake: Handshake) -> Decision:
-    decision, profile = profile_check(
+def ingest_authorize_handshake(*, handshake: Handshake) -> tuple[Decision, StreamingProfile | None]:
+    """Decide (reads only). The caller records the handshake: at once when refusing, in the
+    background when accepting, so a call's first frames never wait for the log's write."""
+    return profile_check(
         params=handshake.params,
         presented_secret=handshake.secret,
         require_secret=settings.INGEST_REQUIRE_HANDSHAKE_SECRET,
     )
+
+
+def ingest_handshake_record(
+    *, handshake: Handshake, decision: Decision, profile: StreamingProfile | None
+) -> None:
     ingest_handshake_log(
         client=handshake.client,
         path=handshake.path,
@@ -102,7 +109,6 @@ def ingest_authorize_handshake(*, handshake: Handshake) -> Decision:
             handshake.client,
             extra={"params": handshake.redacted_params},
         )
-    return decision
 
 
 def ingest_authorize_start(

@@ -56,7 +56,7 @@ def parse_end_time(value: Any) -> datetime | None:
 @dataclass(eq=False)
 class LiveCall:
     key: tuple[str, str]
-    call_pk: int
+    call_pk: int | None  # None until the call row is written (in the background)
     pipeline: CallPipeline
     started_at: float
     last_media: float
@@ -65,6 +65,7 @@ class LiveCall:
     stop_metadata: dict[str, Any] = field(default_factory=dict)
     finalizing: bool = False
     last_event: float = 0.0
+    db_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def group(self) -> str:
@@ -168,6 +169,7 @@ class IngestRuntime:
             stats["recording"]["seconds"],
         )
         try:
+            await asyncio.wait_for(live.db_ready.wait(), timeout=30)
             await in_db_thread(call_finalize)(
                 call_id=live.call_pk,
                 status=status,
@@ -195,7 +197,7 @@ class IngestRuntime:
 
     async def publish(self, live: LiveCall, payload: dict[str, Any]) -> None:
         layer = get_channel_layer()
-        if layer is None:
+        if layer is None or live.call_pk is None:
             return
         payload = {"call_id": live.call_pk, "ringcx_call_id": live.key[0], **payload}
         try:
@@ -277,7 +279,7 @@ class IngestRuntime:
             batch = {
                 live.call_pk: live.pipeline.stats()
                 for live in self.live.values()
-                if not live.finalizing
+                if not live.finalizing and live.call_pk is not None
             }
             if batch:
                 self.spawn(self._write_stats(batch))
