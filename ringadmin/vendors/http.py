@@ -534,3 +534,63 @@ def exclusive(
         finally:
             if cache.get(lock_key) == owner:
                 cache.delete(lock_key)
+
+
+class CachedTokenAuth(httpx.Auth):
+    """A bearer token kept in Django's cache (shared by every worker) and renewed under
+    ``exclusive``: the cache is re-read inside the lock, so concurrent callers in any process
+    cause one renewal. A 401 renews once and retries the request once.
+
+    Subclasses set ``vendor``, ``refresh_margin`` and ``cache_key`` and say how to renew
+    (``_renew``) and how long the renewal may hold the lock (``_lock_ttl``).
+    """
+
+    requires_response_body = True
+    vendor: Vendor
+    refresh_margin: float  # renew this long before the token expires
+    cache_key: str
+    _cache: Any
+    _clock: Callable[[], float]
+
+    # httpx calls this around every request of a client that uses this auth.
+    def sync_auth_flow(self, request: httpx.Request):
+        token = self.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            response.read()
+            request.headers["Authorization"] = f"Bearer {self.access_token(rejected=token)}"
+            yield request
+
+    async def async_auth_flow(self, request: httpx.Request):  # type: ignore[override]
+        raise NotImplementedError(f"{type(self).__name__} is for the synchronous httpx.Client only")
+        yield request  # pragma: no cover
+
+    def access_token(self, *, rejected: str | None = None) -> str:
+        """A valid access token; ``rejected`` is one the API just refused (renew past it)."""
+        entry = self._cache.get(self.cache_key)
+        if self._usable(entry, rejected):
+            return entry["access_token"]
+        with exclusive(self.cache_key, vendor=self.vendor, ttl=self._lock_ttl(), cache=self._cache):
+            entry = self._cache.get(self.cache_key)  # another worker may have renewed it
+            if self._usable(entry, rejected):
+                return entry["access_token"]
+            return self._renew(entry)["access_token"]
+
+    def forget(self) -> None:
+        """Drop the cached token (after credentials change)."""
+        self._cache.delete(self.cache_key)
+
+    def _usable(self, entry: Mapping[str, Any] | None, rejected: str | None) -> bool:
+        return bool(
+            entry
+            and entry.get("access_token")
+            and entry["access_token"] != rejected
+            and self._clock() < entry.get("expires_at", 0) - self.refresh_margin
+        )
+
+    def _lock_ttl(self) -> float:
+        raise NotImplementedError
+
+    def _renew(self, entry: Mapping[str, Any] | None) -> dict[str, Any]:
+        raise NotImplementedError

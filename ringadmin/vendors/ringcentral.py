@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,7 +95,7 @@ def _build_platform_client() -> httpx.Client:
 # --- Authentication --------------------------------------------------------------------------
 
 
-class PlatformAuth(httpx.Auth):
+class PlatformAuth(http.CachedTokenAuth):
     """Bearer tokens from the JWT grant, shared by every worker through Django's cache.
 
     The token is renewed ``REFRESH_MARGIN_SECONDS`` before it expires, with the single-use
@@ -105,7 +105,8 @@ class PlatformAuth(httpx.Auth):
     cause one token request, never a race that burns a refresh token twice.
     """
 
-    requires_response_body = True
+    vendor = VENDOR
+    refresh_margin = REFRESH_MARGIN_SECONDS
 
     def __init__(
         self,
@@ -130,46 +131,6 @@ class PlatformAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"PlatformAuth(server={self._client.base_url!s}, client_id={self._client_id!r})"
-
-    # httpx calls this around every request of a client that uses this auth.
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
-            response.read()
-            request.headers["Authorization"] = f"Bearer {self.access_token(rejected=token)}"
-            yield request
-
-    async def async_auth_flow(self, request: httpx.Request):  # type: ignore[override]
-        raise NotImplementedError("PlatformAuth is for the synchronous httpx.Client only")
-        yield request  # pragma: no cover
-
-    def access_token(self, *, rejected: str | None = None) -> str:
-        """A valid access token; ``rejected`` is one the API just refused (renew past it)."""
-        entry = self._cache.get(self.cache_key)
-        if self._usable(entry, rejected):
-            return entry["access_token"]
-        with http.exclusive(self.cache_key, vendor=VENDOR, ttl=self._lock_ttl(), cache=self._cache):
-            entry = self._cache.get(self.cache_key)  # another worker may have renewed it
-            if self._usable(entry, rejected):
-                return entry["access_token"]
-            entry = self._renew(entry)
-            return entry["access_token"]
-
-    def forget(self) -> None:
-        """Drop the cached token (after credentials change)."""
-        self._cache.delete(self.cache_key)
-
-    def _usable(self, entry: Mapping[str, Any] | None, rejected: str | None) -> bool:
-        return bool(
-            entry
-            and entry.get("access_token")
-            and entry["access_token"] != rejected
-            and self._clock() < entry.get("expires_at", 0) - REFRESH_MARGIN_SECONDS
-        )
 
     def _lock_ttl(self) -> float:
         # The holder may make two token requests (a refused refresh, then a JWT grant).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -66,7 +66,7 @@ def _build_ringcx_client() -> httpx.Client:
     return client
 
 
-class RingCXAuth(httpx.Auth):
+class RingCXAuth(http.CachedTokenAuth):
     """Bearer tokens for RingCX, shared by every worker through Django's cache.
 
     A token is renewed with its refresh token ``REFRESH_MARGIN_SECONDS`` before it expires;
@@ -77,7 +77,8 @@ class RingCXAuth(httpx.Auth):
     ``http.exclusive`` (thread lock plus cache lock) and re-reads the cache inside it.
     """
 
-    requires_response_body = True
+    vendor = VENDOR
+    refresh_margin = REFRESH_MARGIN_SECONDS
 
     def __init__(
         self,
@@ -98,46 +99,9 @@ class RingCXAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"RingCXAuth(server={self._client.base_url!s})"
 
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
-            response.read()
-            request.headers["Authorization"] = f"Bearer {self.access_token(rejected=token)}"
-            yield request
-
-    async def async_auth_flow(self, request: httpx.Request):  # type: ignore[override]
-        raise NotImplementedError("RingCXAuth is for the synchronous httpx.Client only")
-        yield request  # pragma: no cover
-
-    def access_token(self, *, rejected: str | None = None) -> str:
-        """A valid RingCX token; ``rejected`` is one RingCX just refused (renew past it)."""
-        entry = self._cache.get(self.cache_key)
-        if self._usable(entry, rejected):
-            return entry["access_token"]
-        with http.exclusive(self.cache_key, vendor=VENDOR, ttl=self._lock_ttl(), cache=self._cache):
-            entry = self._cache.get(self.cache_key)
-            if self._usable(entry, rejected):
-                return entry["access_token"]
-            return self._renew(entry)["access_token"]
-
     def exchanges_in_window(self) -> int:
         """Exchanges made by all workers in the last ``EXCHANGE_WINDOW_SECONDS``."""
         return len(self._recent_exchanges())
-
-    def forget(self) -> None:
-        self._cache.delete(self.cache_key)
-
-    def _usable(self, entry: Mapping[str, Any] | None, rejected: str | None) -> bool:
-        return bool(
-            entry
-            and entry.get("access_token")
-            and entry["access_token"] != rejected
-            and self._clock() < entry.get("expires_at", 0) - REFRESH_MARGIN_SECONDS
-        )
 
     def _lock_ttl(self) -> float:
         # Worst case inside the lock: a refused refresh, a platform renewal, two exchanges.
