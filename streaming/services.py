@@ -78,13 +78,7 @@ def streaming_profile_create(
     )
     profile.full_clean()
     profile.save()
-    audit_record(
-        event_type=AuditEventType.PROFILE_CREATED,
-        actor=actor,
-        target=profile,
-        data=_profile_audit_data(profile),
-    )
-    streaming_profile_sync_request(profile=profile)
+    _profile_changed(profile=profile, event=AuditEventType.PROFILE_CREATED, actor=actor)
     return profile
 
 
@@ -100,13 +94,12 @@ def streaming_profile_update(
     editable = {f.name for f in StreamingProfile._meta.fields if f.editable}
     fields = sorted(set(changed_fields) & editable)
     profile.save(update_fields=[*fields, "updated_at"] if fields else None)
-    audit_record(
-        event_type=AuditEventType.PROFILE_CHANGED,
+    _profile_changed(
+        profile=profile,
+        event=AuditEventType.PROFILE_CHANGED,
         actor=actor,
-        target=profile,
-        data={"changed": sorted(changed_fields), **_profile_audit_data(profile)},
+        extra={"changed": sorted(changed_fields)},
     )
-    streaming_profile_sync_request(profile=profile)
     return profile
 
 
@@ -132,13 +125,7 @@ def streaming_profile_rotate_secret(
             "updated_at",
         ]
     )
-    audit_record(
-        event_type=AuditEventType.PROFILE_SECRET_ROTATED,
-        actor=actor,
-        target=profile,
-        data=_profile_audit_data(profile),
-    )
-    streaming_profile_sync_request(profile=profile)
+    _profile_changed(profile=profile, event=AuditEventType.PROFILE_SECRET_ROTATED, actor=actor)
     return new_secret
 
 
@@ -148,13 +135,7 @@ def streaming_profile_disable(
 ) -> StreamingProfile:
     profile.enabled = False
     profile.save(update_fields=["enabled", "updated_at"])
-    audit_record(
-        event_type=AuditEventType.PROFILE_DISABLED,
-        actor=actor,
-        target=profile,
-        data=_profile_audit_data(profile),
-    )
-    streaming_profile_sync_request(profile=profile)
+    _profile_changed(profile=profile, event=AuditEventType.PROFILE_DISABLED, actor=actor)
     return profile
 
 
@@ -171,6 +152,23 @@ def streaming_profile_delete(
     )
     streaming_profile_delete_request(profile=profile)
     profile.delete()
+
+
+def _profile_changed(
+    *,
+    profile: StreamingProfile,
+    event: AuditEventType,
+    actor: AbstractBaseUser | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Every change RingCX must learn: audited in this transaction, pushed after commit."""
+    audit_record(
+        event_type=event,
+        actor=actor,
+        target=profile,
+        data={**(extra or {}), **_profile_audit_data(profile)},
+    )
+    streaming_profile_sync_request(profile=profile)
 
 
 def _profile_audit_data(profile: StreamingProfile) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ringadmin.vendors import ringcx
-from ringadmin.vendors.errors import NotFound, VendorError
+from ringadmin.vendors.errors import RETRYABLE, NotFound, VendorError
 from streaming.models import StreamingProfile, SyncState
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def streaming_profile_push(*, profile_id: int, version: int | None = None) -> Sy
     try:
         result = _remote_upsert(profile) if profile.enabled else _remote_delete(key, profile_id)
     except VendorError as exc:
-        if isinstance(exc, ringcx_retryable()):
+        if isinstance(exc, RETRYABLE):
             raise
         _record(profile_id, profile.sync_version, SyncState.FAILED, error=str(exc))
         logger.warning("streaming profile %s not synced: %s", profile_id, exc)
@@ -191,12 +191,6 @@ def streaming_profile_verify(*, profile_id: int) -> SyncResult:
         sync_error="",
     )
     return SyncResult(profile_id, "unchanged" if not drift else "drift", "", drift)
-
-
-def ringcx_retryable() -> tuple[type[VendorError], ...]:
-    from ringadmin.vendors.errors import RETRYABLE
-
-    return RETRYABLE
 
 
 def _remote_upsert(profile: StreamingProfile) -> SyncResult:
