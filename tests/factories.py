@@ -22,3 +22,18 @@ class CallFactory(factory.django.DjangoModelFactory):
     product_id = "1234"
     status = CallStatus.COMPLETED
     started_at = factory.LazyFunction(timezone.now)
+
+
+def make_streaming_profile(**overrides):
+    """A valid Queue 1234 profile, created through the real service (so audited and synced)."""
+    from streaming.services import streaming_profile_create
+
+    values = {
+        "product_type": "QUEUE",
+        "product_id": 1234,
+        "sub_account_id": "99990001",
+        "main_account_id": "99990000",
+        "rc_account_id": "123456789",
+        "streaming_url": "wss://rec.example.com",
+    }
+    return streaming_profile_create(**{**values, **overrides})

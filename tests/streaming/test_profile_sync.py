@@ -9,13 +9,13 @@ from django.core.cache import cache
 from ringadmin.vendors.fake import FakeRingCentral
 from streaming.models import StreamingProfile, SyncState
 from streaming.services import (
-    streaming_profile_create,
     streaming_profile_delete,
     streaming_profile_disable,
     streaming_profile_rotate_secret,
     streaming_profile_update,
 )
 from streaming.sync import streaming_profile_verify
+from tests.factories import make_streaming_profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,18 +41,6 @@ def fake(settings):
         cache.clear()
 
 
-def create(**overrides) -> StreamingProfile:
-    values = {
-        "product_type": "QUEUE",
-        "product_id": 1234,
-        "sub_account_id": "99990001",
-        "main_account_id": "99990000",
-        "rc_account_id": "123456789",
-        "streaming_url": "wss://rec.example.com",
-    }
-    return streaming_profile_create(**{**values, **overrides})
-
-
 def changes(fake, method: str | None = None) -> list[dict]:
     """Requests that changed a media product (POST/PUT/DELETE) at the fake."""
     wanted = {method} if method else {"POST", "PUT", "DELETE"}
@@ -60,7 +48,7 @@ def changes(fake, method: str | None = None) -> list[dict]:
 
 
 def test_create_posts_the_profile_and_shows_it_synced(fake) -> None:
-    profile = create()
+    profile = make_streaming_profile()
     (post,) = changes(fake)
     assert post["method"] == "POST"
     assert post["path"] == PATH
@@ -82,7 +70,7 @@ def test_create_posts_the_profile_and_shows_it_synced(fake) -> None:
 
 
 def test_change_and_rotation_put_the_new_values(fake) -> None:
-    profile = create()
+    profile = make_streaming_profile()
     profile.streaming_url = "wss://rec2.example.com:8443"
     streaming_profile_update(profile=profile, changed_fields=["streaming_url"], actor=None)
     secret = streaming_profile_rotate_secret(profile=profile)
@@ -93,11 +81,11 @@ def test_change_and_rotation_put_the_new_values(fake) -> None:
 
 
 def test_disable_and_delete_remove_it_from_ringcx(fake) -> None:
-    profile = create()
+    profile = make_streaming_profile()
     streaming_profile_disable(profile=profile)
     assert [r["method"] for r in changes(fake)] == ["POST", "DELETE"]
     assert fake.media_products() == []
-    other = create(product_id=77)
+    other = make_streaming_profile(product_id=77)
     streaming_profile_delete(profile=other)
     assert changes(fake)[-1]["method"] == "DELETE"
     assert changes(fake)[-1]["path"].endswith("/type/QUEUE/id/77")
@@ -106,7 +94,7 @@ def test_disable_and_delete_remove_it_from_ringcx(fake) -> None:
 
 def test_an_outage_then_success_changes_ringcx_exactly_once(fake) -> None:
     fake.add_fault(method="POST", path_regex=BASE, status=503, times=1)
-    profile = create()
+    profile = make_streaming_profile()
     profile.refresh_from_db()
     assert profile.sync_state == SyncState.SYNCED
     assert len(fake.media_products()) == 1
@@ -128,7 +116,7 @@ def test_a_rejection_is_shown_with_the_vendors_reason(fake, admin_client) -> Non
         body='{"errorCode":"invalid.streaming.url","generalMessage":'
         '"streamingUrl is not reachable"}',
     )
-    profile = create()
+    profile = make_streaming_profile()
     profile.refresh_from_db()
     assert profile.sync_state == SyncState.FAILED
     assert "streamingUrl is not reachable" in profile.sync_error
@@ -139,7 +127,7 @@ def test_a_rejection_is_shown_with_the_vendors_reason(fake, admin_client) -> Non
 
 
 def test_drift_is_detected_and_not_overwritten(fake) -> None:
-    profile = create()
+    profile = make_streaming_profile()
     token = httpx.post(
         f"{fake.url}/api/auth/login/rc/accesstoken?includeRefresh=true",
         data={"rcAccessToken": _platform_token(fake), "rcTokenType": "Bearer"},
@@ -163,7 +151,7 @@ def test_drift_is_detected_and_not_overwritten(fake) -> None:
 
 def test_without_credentials_profiles_stay_local_and_say_so(settings) -> None:
     settings.RINGCENTRAL_CLIENT_ID = ""
-    profile = create()
+    profile = make_streaming_profile()
     profile.refresh_from_db()
     assert profile.sync_state == SyncState.NOT_CONFIGURED
     assert "RINGCENTRAL_CLIENT_ID" in profile.sync_error
@@ -208,7 +196,7 @@ def test_a_rate_limit_is_retried_after_the_vendors_delay(fake, monkeypatch) -> N
 
     monkeypatch.setattr(tasks, "_retry_delay", recording_delay)
     fake.add_fault(method="GET", path_regex=BASE, status=429, retry_after=90, times=1)
-    profile = create()
+    profile = make_streaming_profile()
     profile.refresh_from_db()
     assert waits
     assert waits[0] >= 90

@@ -16,9 +16,9 @@ from streaming import services as streaming_services
 from streaming.models import HandshakeOutcome, IngestHandshake, StreamingProfile
 from streaming.services import (
     ingest_handshake_log,
-    streaming_profile_create,
     streaming_secret_matches,
 )
+from tests.factories import make_streaming_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -44,18 +44,6 @@ def form_data(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
-
-
-def make_profile(**overrides: Any) -> StreamingProfile:
-    values = {
-        "product_type": "QUEUE",
-        "product_id": 1234,
-        "sub_account_id": "99990001",
-        "main_account_id": "99990000",
-        "rc_account_id": "123456789",
-        "streaming_url": "wss://rec.example.com",
-    }
-    return streaming_profile_create(**{**values, **overrides})
 
 
 def events(event_type: AuditEventType) -> list[AuditEvent]:
@@ -153,7 +141,7 @@ def test_a_bad_url_shows_the_clear_message(admin_client, url: str, message: str)
 
 
 def test_a_duplicate_product_is_a_form_error(admin_client) -> None:
-    make_profile()
+    make_streaming_profile()
     response = admin_client.post(f"{PROFILES}add/", form_data(streaming_url="wss://other.example"))
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
@@ -161,7 +149,7 @@ def test_a_duplicate_product_is_a_form_error(admin_client) -> None:
 
 
 def test_the_same_product_in_another_sub_account_is_allowed(admin_client) -> None:
-    make_profile()
+    make_streaming_profile()
     admin_client.post(f"{PROFILES}add/", form_data(sub_account_id="99990002"))
     assert StreamingProfile.objects.count() == 2
 
@@ -181,7 +169,7 @@ def _change_data(profile: StreamingProfile, **overrides: Any) -> dict[str, Any]:
 
 
 def test_edit_goes_through_the_service_with_the_changed_fields(admin_client, admin_user) -> None:
-    profile = make_profile()
+    profile = make_streaming_profile()
     secret = profile.secret
     response = admin_client.post(
         f"{PROFILES}{profile.pk}/change/",
@@ -202,7 +190,7 @@ def test_edit_goes_through_the_service_with_the_changed_fields(admin_client, adm
 
 
 def test_edit_with_a_bad_url_is_refused(admin_client) -> None:
-    profile = make_profile()
+    profile = make_streaming_profile()
     response = admin_client.post(
         f"{PROFILES}{profile.pk}/change/", _change_data(profile, streaming_url="ws://plain.example")
     )
@@ -221,7 +209,7 @@ def _action(client, action: str, profiles: list[StreamingProfile], **extra: str)
 def test_rotate_action_shows_new_secrets_once_and_keeps_the_previous_valid(
     admin_client, admin_user
 ) -> None:
-    first, second = make_profile(), make_profile(product_id=5678)
+    first, second = make_streaming_profile(), make_streaming_profile(product_id=5678)
     old = {first.pk: first.secret, second.pk: second.secret}
 
     response = _action(admin_client, "rotate_secret", [first, second])
@@ -248,7 +236,10 @@ def test_rotate_action_shows_new_secrets_once_and_keeps_the_previous_valid(
 
 
 def test_disable_action_disables_through_the_service(admin_client, admin_user) -> None:
-    enabled, already_off = make_profile(), make_profile(product_id=5678, enabled=False)
+    enabled, already_off = (
+        make_streaming_profile(),
+        make_streaming_profile(product_id=5678, enabled=False),
+    )
     response = _action(admin_client, "disable", [enabled, already_off])
     assert b"Disabled 1 streaming profile(s)." in response.content
     assert not StreamingProfile.objects.filter(enabled=True).exists()
@@ -257,7 +248,7 @@ def test_disable_action_disables_through_the_service(admin_client, admin_user) -
 
 
 def test_delete_from_the_change_page_is_audited(admin_client, admin_user) -> None:
-    profile = make_profile()
+    profile = make_streaming_profile()
     response = admin_client.post(f"{PROFILES}{profile.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not StreamingProfile.objects.exists()
@@ -268,7 +259,7 @@ def test_delete_from_the_change_page_is_audited(admin_client, admin_user) -> Non
 
 
 def test_delete_selected_is_audited_per_profile(admin_client) -> None:
-    first, second = make_profile(), make_profile(product_id=5678)
+    first, second = make_streaming_profile(), make_streaming_profile(product_id=5678)
     _action(admin_client, "delete_selected", [first, second], post="yes")
     assert not StreamingProfile.objects.exists()
     deleted = events(AuditEventType.PROFILE_DELETED)
@@ -276,7 +267,7 @@ def test_delete_selected_is_audited_per_profile(admin_client) -> None:
 
 
 def test_deletion_rolls_back_with_its_audit_entry(admin_client, monkeypatch) -> None:
-    profile = make_profile()
+    profile = make_streaming_profile()
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database went away")
@@ -290,9 +281,9 @@ def test_deletion_rolls_back_with_its_audit_entry(admin_client, monkeypatch) -> 
 
 
 def test_list_search_and_filters(admin_client) -> None:
-    make_profile(notes="front desk")
-    make_profile(product_type="CAMPAIGN", product_id=777, streaming_url="wss://b.example")
-    make_profile(product_id=888, enabled=False)
+    make_streaming_profile(notes="front desk")
+    make_streaming_profile(product_type="CAMPAIGN", product_id=777, streaming_url="wss://b.example")
+    make_streaming_profile(product_id=888, enabled=False)
 
     def listed(query: str) -> set[int]:
         response = admin_client.get(f"{PROFILES}?{query}")
@@ -314,7 +305,7 @@ def test_other_roles_cannot_reach_the_profile_admin(client, make_user) -> None:
 
 
 def test_handshake_admin_is_read_only(admin_client) -> None:
-    profile = make_profile()
+    profile = make_streaming_profile()
     entry = ingest_handshake_log(
         client="203.0.113.5:4431",
         path="/",
@@ -346,7 +337,7 @@ def test_handshake_admin_is_read_only(admin_client) -> None:
 
 
 def test_rotation_is_all_or_nothing(admin_client, monkeypatch) -> None:
-    first, second = make_profile(), make_profile(product_id=5678)
+    first, second = make_streaming_profile(), make_streaming_profile(product_id=5678)
     old = {first.pk: first.secret, second.pk: second.secret}
     real_rotate = streaming_services.streaming_profile_rotate_secret
 
