@@ -131,16 +131,12 @@ class CallPipeline:
     carry the sender's ``sentAt`` stamp can be measured.
     """
 
-    def __init__(
-        self, *, path: str | Path, config: PipelineConfig | None = None, resume: bool = False
-    ) -> None:
+    def __init__(self, *, path: str | Path, config: PipelineConfig | None = None) -> None:
         self.config = config or PipelineConfig()
         self.writer = StereoWavWriter(
-            path, ring_samples=int(self.config.ring_seconds * SAMPLE_RATE), resume=resume
+            path, ring_samples=int(self.config.ring_seconds * SAMPLE_RATE)
         )
-        base = self.writer.committed
-        self.tracks = {p: Track(p, CHANNEL_OF[p], next_sample=base) for p in PERSPECTIVES}
-        self._origin = base  # where this process's audio starts in the file
+        self.tracks = {p: Track(p, CHANNEL_OF[p]) for p in PERSPECTIVES}
         self.feeds: list[SocketFeed] = []
         self.taps: list[TapQueue] = []
         self.lag = LagHistogram()
@@ -282,7 +278,7 @@ class CallPipeline:
 
     def _set_offset(self, track: Track, offset_frames: int) -> None:
         track.offset_frames = max(0, offset_frames)
-        track.next_sample = self._origin + track.offset_frames * track.frame_bytes
+        track.next_sample = track.offset_frames * track.frame_bytes
 
     def _decide_waiting(self, now: float | None, *, force: bool) -> None:
         for track in self.tracks.values():

@@ -61,22 +61,14 @@ def _dbfs(samples: np.ndarray) -> float:
 class StereoWavWriter:
     """Place mu-law audio per channel at sample positions; commit to a PCM16 stereo WAV."""
 
-    def __init__(
-        self, path: str | Path, *, ring_samples: int = 4 * SAMPLE_RATE, resume: bool = False
-    ) -> None:
+    def __init__(self, path: str | Path, *, ring_samples: int = 4 * SAMPLE_RATE) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.ring_samples = ring_samples
         self._rings = [bytearray(b"\xff" * ring_samples) for _ in range(CHANNELS)]
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
-        size = os.fstat(self._fd).st_size
-        if resume and size >= HEADER_BYTES:
-            # Continue an existing recording (a call whose socket came back).
-            self.committed = (size - HEADER_BYTES) // BLOCK_ALIGN
-        else:
-            os.ftruncate(self._fd, 0)
-            self.committed = 0
-        self.ends = [self.committed, self.committed]
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
+        self.committed = 0
+        self.ends = [0, 0]
         self.patched_samples = 0
         self.levels = ChannelLevels(-120.0, -120.0)
         self._write_header()

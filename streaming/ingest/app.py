@@ -256,17 +256,17 @@ class IngestConnection:
             await self.close(CLOSE_UNSUPPORTED, reason[:120])
             return False
         key = (start.call_id, start.session_id)
-        async with self.runtime.lock(key):
-            live = self.runtime.live.get(key)
-            if live is None or live.finalizing:
-                live = self._open_call(key, start)
-            else:  # a second socket of the call, or a reconnect: mark it live again
-                self.runtime.spawn(self._record_start(live, start, new_recording=False))
-            live.connections.add(self)
-            self.runtime.note_arriving(self._arriving_key, self, present=False)
-            live.orphaned_since = None
-            self.live = live
-            self.feed = live.pipeline.open_socket()
+        # No await from lookup to attach: a second socket of the call can never race this.
+        live = self.runtime.live.get(key)
+        if live is None or live.finalizing:
+            live = self._open_call(key, start)
+        else:  # a second socket of the call, or a reconnect: mark it live again
+            self.runtime.spawn(self._record_start(live, start, new_recording=False))
+        live.connections.add(self)
+        self.runtime.note_arriving(self._arriving_key, self, present=False)
+        live.orphaned_since = None
+        self.live = live
+        self.feed = live.pipeline.open_socket()
         self.started = True
         for kind, count in self.errors.items():
             live.pipeline.errors[kind] = live.pipeline.errors.get(kind, 0) + count

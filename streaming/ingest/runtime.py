@@ -84,7 +84,6 @@ class IngestRuntime:
         self.arriving: dict[tuple[str, str], set[IngestConnection]] = {}
         self.loop_lag_ms = 0.0
         self.shed_count = 0
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
         self._last_stats = time.time()
         self._ticker = self.loop.create_task(self._tick_forever(), name="ingest-ticker")
@@ -116,9 +115,6 @@ class IngestRuntime:
             waiting.discard(connection)
             if not waiting:
                 del self.arriving[key]
-
-    def lock(self, key: tuple[str, str]) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
 
     def spawn(self, coroutine) -> asyncio.Task:
         task = self.loop.create_task(coroutine)
@@ -153,7 +149,6 @@ class IngestRuntime:
         stats = live.pipeline.close()
         if self.live.get(live.key) is live:
             del self.live[live.key]
-        self._locks.pop(live.key, None)
         stop = live.stop_metadata
         ended_at = parse_end_time(stop.get("end_time") or stop.get("endTime")) or datetime.now(UTC)
         duration = stop.get("duration")
