@@ -2,7 +2,9 @@
 
 Before listening it recovers recordings that a previous process left interrupted. It serves
 ``ringadmin.asgi:application`` (HTTP, the RingCX socket at ``/``, browser sockets) with daphne
-(default) or uvicorn (``--server uvicorn``, faster under many concurrent calls).
+(default) or uvicorn (``--server uvicorn``). ``--server websockets`` serves the RingCX socket
+alone on the bare ``websockets`` library, the fastest under many concurrent calls: run it as
+a second process on its own port, next to a web server for pages and browser sockets.
 
 daphne can only refuse a WebSocket handshake with 403; RingCX retries 5xx answers and not
 4xx, so an overloaded server must answer 503. This launcher teaches daphne the ASGI
@@ -14,6 +16,7 @@ daphne can only refuse a WebSocket handshake with 403; RingCX retries 5xx answer
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default=None)
+    parser.add_argument("--server", choices=["daphne", "uvicorn", "websockets"], default=None)
     parser.add_argument(
         "--no-recover", action="store_true", help="skip recovering interrupted recordings at start"
     )
@@ -119,6 +122,16 @@ def main(argv: list[str] | None = None) -> None:
     # (a full collection otherwise pauses every call for tens of milliseconds).
     gc.collect()
     gc.freeze()
+    if server == "websockets":
+        import asyncio
+
+        from streaming.ingest.app import ingest_application
+        from streaming.ingest.ws_server import WebsocketsIngestServer
+
+        ingest = WebsocketsIngestServer(ingest_application, max_size=max_size)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(ingest.serve_forever(args.host, args.port))
+        return
     if server == "uvicorn":
         import uvicorn
 

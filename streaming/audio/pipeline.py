@@ -223,12 +223,14 @@ class CallPipeline:
         self._decide_waiting(now, force=False)
         self._commit()
 
-    def close(self) -> dict[str, Any]:
+    def close(self, *, sync: bool = True) -> dict[str, Any]:
+        """Place what is left and commit it. ``sync=False``: the caller then runs
+        ``writer.sync_close()`` (the blocking flush to disk) where blocking is harmless."""
         if not self.closed:
             for feed in self.feeds:
                 self.close_socket(feed)
             self._decide_waiting(None, force=True)
-            self.writer.close()
+            self.writer.close(sync=sync)
             self.closed = True
             for tap in self.taps:
                 tap.close()

@@ -119,13 +119,26 @@ class StereoWavWriter:
         self._write_header()
         return count
 
-    def close(self) -> int:
-        """Commit everything placed; returns the recording's length in samples."""
-        self.commit(max(self.ends))
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = -1
+    def close(self, *, sync: bool = True) -> int:
+        """Commit everything placed; returns the recording's length in samples.
+
+        ``sync=False`` leaves the flush to disk (``fsync``, which can block for milliseconds)
+        and the closing of the file to :meth:`sync_close`, so an event loop can run it in a
+        thread instead of stalling every other call."""
+        if self._fd >= 0:
+            self.commit(max(self.ends))
+            if sync:
+                self.sync_close()
         return self.committed
+
+    def sync_close(self) -> None:
+        """Flush the recording to disk and close it (idempotent)."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     @property
     def closed(self) -> bool:

@@ -1,4 +1,5 @@
-"""A real ingest server (``python -m streaming.ingest_server``, daphne) on loopback for tests."""
+"""A real ingest server (``python -m streaming.ingest_server``: daphne, uvicorn or websockets)
+on loopback for tests."""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ class IngestServer:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    "--server",
+                    self.server,
                 ],
                 cwd=PROJECT_DIR,
                 env=self.env,
@@ -128,5 +131,5 @@ def ingest_server_env(var_dir: Path, **extra: str) -> dict[str, str]:
         RINGADMIN_ENV_FILE="/nonexistent",
         INGEST_RECONNECT_GRACE_SECONDS="1",
         CELERY_TASK_ALWAYS_EAGER="true",
-        **extra,
+        **{"LIVE_TRANSCRIPTION": "false", "TRANSCRIPTION_ENGINE": "none", **extra},
     )

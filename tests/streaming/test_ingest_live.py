@@ -1,4 +1,5 @@
-"""The ingest on a real daphne, driven by the RingCX simulator over loopback."""
+"""The ingest on a real server (daphne, and the bare-websockets ingest server), driven by the
+RingCX simulator over loopback."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ pytestmark = pytest.mark.integration
 LEGS = ("Participant", "Conference")
 
 
-@pytest.fixture
-def server(tmp_path):
-    running = IngestServer(var_dir=tmp_path, env=ingest_server_env(tmp_path)).setup().start()
+@pytest.fixture(params=["daphne", "websockets"])
+def server(tmp_path, request):
+    running = IngestServer(
+        var_dir=tmp_path, server=request.param, env=ingest_server_env(tmp_path)
+    ).setup()
+    running.start()
     yield running
     running.stop()
     running.drop_database()
@@ -160,7 +164,7 @@ def test_kill_9_mid_call_then_restart_recovers_a_playable_file(server, tmp_path)
     assert np.array_equal(recording[: recorded_frames * 160, 0], expected)
 
 
-@pytest.mark.parametrize("server_kind", ["daphne", "uvicorn"])
+@pytest.mark.parametrize("server_kind", ["daphne", "uvicorn", "websockets"])
 def test_refusals_are_real_http_statuses(tmp_path, server_kind: str) -> None:
     """RingCX does not retry 4xx and retries 5xx: the statuses must be the real ones."""
     import websockets
@@ -201,7 +205,7 @@ def test_refusals_are_real_http_statuses(tmp_path, server_kind: str) -> None:
         running.drop_database()
 
 
-@pytest.mark.parametrize("server_kind", ["daphne", "uvicorn"])
+@pytest.mark.parametrize("server_kind", ["daphne", "uvicorn", "websockets"])
 def test_protocol_close_codes_reach_the_client(tmp_path, server_kind: str) -> None:
     """Regression: daphne's WebSocket library dropped server closes with codes like 1008."""
     import json
