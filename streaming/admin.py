@@ -18,8 +18,17 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from ringadmin.calls.admin import CallAdmin
+from ringadmin.calls.models import Call
 from ringadmin.logging import redact_mapping
-from streaming.models import IngestHandshake, StreamingProfile, SyncState
+from streaming.models import (
+    IngestHandshake,
+    StreamingProfile,
+    SyncState,
+    Transcript,
+    TranscriptSegment,
+    TranscriptStatus,
+)
 from streaming.services import (
     streaming_profile_create,
     streaming_profile_delete,
@@ -28,6 +37,8 @@ from streaming.services import (
     streaming_profile_update,
 )
 from streaming.sync import streaming_profile_sync_request, streaming_profile_verify
+from streaming.transcription.engines.base import TranscriptionError
+from streaming.transcription.services import transcription_enqueue
 
 IDENTITY_FIELDS = ("product_type", "product_id", "sub_account_id")
 ONCE_NOTE = "copy it now, it will not be shown again."
@@ -104,7 +115,18 @@ class StreamingProfileAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": (*IDENTITY_FIELDS, "main_account_id", "rc_account_id")}),
-        ("Streaming", {"fields": ("streaming_url", "enabled", "retention_days", "notes")}),
+        (
+            "Streaming",
+            {
+                "fields": (
+                    "streaming_url",
+                    "enabled",
+                    "retention_days",
+                    "transcription_engine",
+                    "notes",
+                )
+            },
+        ),
         (
             "Secret",
             {
@@ -325,3 +347,133 @@ class IngestHandshakeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- transcripts -------------------------------------------------------------------------------
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class TranscriptSegmentInline(ReadOnlyInline):
+    model = TranscriptSegment
+    fields = ("seq", "speaker", "start", "end", "text", "confidence")
+    readonly_fields = fields
+
+
+def _retranscribe(request: HttpRequest, calls) -> None:
+    queued, skipped = 0, []
+    for call in calls:
+        try:
+            with transaction.atomic():
+                transcript = transcription_enqueue(call=call, force=True)
+        except TranscriptionError as exc:
+            skipped.append(f"{call}: {exc}")
+            continue
+        if transcript is None:
+            skipped.append(f"{call}: no recording, or transcription is off for it")
+        else:
+            queued += 1
+    if queued:
+        messages.success(
+            request,
+            f"{queued} call(s) queued for transcription; progress shows under Transcripts.",
+        )
+    for reason in skipped[:10]:
+        messages.warning(request, f"Not transcribed: {reason}")
+
+
+@admin.register(Transcript)
+class TranscriptAdmin(admin.ModelAdmin):
+    """Read-only: transcripts are written by the transcription task only."""
+
+    list_display = (
+        "call",
+        "kind",
+        "engine",
+        "model",
+        "status",
+        "progress_display",
+        "audio_seconds",
+        "speed_display",
+        "updated_at",
+    )
+    list_filter = ("kind", "status", "engine")
+    search_fields = ("call__ringcx_call_id", "segments__text")
+    list_select_related = ("call",)
+    readonly_fields = (
+        "call",
+        "kind",
+        "engine",
+        "model",
+        "status",
+        "progress_display",
+        "error",
+        "attempts",
+        "audio_seconds",
+        "processing_seconds",
+        "speed_display",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    )
+    fields = readonly_fields
+    inlines = (TranscriptSegmentInline,)
+    actions = ("retranscribe",)
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: Transcript) -> str:
+        if obj.status == TranscriptStatus.RUNNING:
+            return f"{obj.progress:.0%}"
+        return obj.get_status_display()
+
+    @admin.display(description="speed")
+    def speed_display(self, obj: Transcript) -> str:
+        return f"{obj.speed:.1f}x real time" if obj.speed else "-"
+
+    @admin.action(description="Re-transcribe the selected transcripts' calls", permissions=["add"])
+    def retranscribe(self, request: HttpRequest, queryset: QuerySet[Transcript]) -> None:
+        _retranscribe(request, [t.call for t in queryset.select_related("call")])
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class TranscriptInline(ReadOnlyInline):
+    model = Transcript
+    fields = ("kind", "engine", "model", "status", "progress", "error", "updated_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+class CallWithTranscriptsAdmin(CallAdmin):
+    """The core's call admin, plus transcripts and the "Re-transcribe" action."""
+
+    inlines = (*CallAdmin.inlines, TranscriptInline)
+    actions = (*(CallAdmin.actions or ()), "retranscribe")
+
+    @admin.action(description="Re-transcribe the selected calls", permissions=["retranscribe"])
+    def retranscribe(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
+        _retranscribe(request, list(queryset))
+
+    def has_retranscribe_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("streaming.add_transcript")
+
+
+if admin.site.is_registered(Call):
+    admin.site.unregister(Call)
+admin.site.register(Call, CallWithTranscriptsAdmin)

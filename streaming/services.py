@@ -371,7 +371,21 @@ def call_finalize(
         call.metadata = {**call.metadata, "stop": dict(stop_metadata)}
     call.save()
     call_postprocess.delay_on_commit(call.pk)
+    _transcription_after_call(call)
     return call
+
+
+def _transcription_after_call(call: Call) -> None:
+    """Close the live transcript and queue the post-call one; a transcription problem never
+    stops a call from being finalized."""
+    from streaming.transcription.engines.base import TranscriptionError
+    from streaming.transcription.services import live_transcripts_close, transcription_enqueue
+
+    live_transcripts_close(call_id=call.pk)
+    try:
+        transcription_enqueue(call=call)
+    except TranscriptionError as exc:
+        logger.warning("call %s will not be transcribed: %s", call.pk, exc)
 
 
 def call_reject(

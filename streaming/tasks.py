@@ -22,6 +22,33 @@ def call_postprocess(call_id: int) -> None:
     recording_fingerprint(call_id=call_id)
 
 
+@shared_task(
+    name="streaming.transcribe_call",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=None,  # bounded by TRANSCRIPTION_MAX_RETRIES below
+)
+def transcribe_call(self, call_id: int, engine: str | None = None, force: bool = False) -> None:
+    """The post-call transcript (idempotent: one per call, engine and model version).
+
+    Only temporary engine failures (network, 429, 5xx) are retried, with backoff and never
+    sooner than the engine's Retry-After; a refused request or a broken model is final.
+    """
+    from django.conf import settings
+
+    from streaming.transcription.engines.base import EngineUnavailable
+    from streaming.transcription.services import call_transcribe
+
+    try:
+        call_transcribe(call_id=call_id, engine=engine, force=force)
+    except EngineUnavailable as exc:
+        if self.request.retries >= settings.TRANSCRIPTION_MAX_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=_retry_delay(exc, self.request.retries)) from exc
+
+
 @shared_task(name="streaming.recover_interrupted_recordings", ignore_result=True)
 def recover_interrupted_recordings() -> None:
     """Periodic: calls left live by an ingest process that died (on any host)."""
@@ -47,6 +74,9 @@ def _retry_delay(exc: Exception, retries: int) -> float:
     delay = random.uniform(backoff / 2, backoff)
     if isinstance(exc, RateLimited):
         delay = max(delay, exc.retry_after)
+    retry_after = getattr(exc, "retry_after", None)  # speech engines' EngineUnavailable
+    if isinstance(retry_after, int | float):
+        delay = max(delay, float(retry_after))
     return delay
 
 

@@ -285,6 +285,7 @@ class IngestConnection:
         pipeline = CallPipeline(path=path, config=self.config.pipeline)
         live = LiveCall(key=key, call_pk=None, pipeline=pipeline, started_at=now, last_media=now)
         self.runtime.live[key] = live
+        self.runtime.transcription_attach(live)
         self.runtime.spawn(self._record_start(live, start, new_recording=True, started=started))
         logger.info("call started: recording to %s", path)
         return live

@@ -24,6 +24,7 @@ class IngestConfig:
     stats_interval: float
     tick_seconds: float
     pipeline: PipelineConfig
+    live_transcription: tuple[tuple[str, int], ...] = ()  # workers' addresses; () = off
 
     @classmethod
     def from_settings(cls) -> IngestConfig:
@@ -44,4 +45,18 @@ class IngestConfig:
             pipeline=PipelineConfig(
                 window_frames=max(1, window_ms // 20), window_seconds=window_ms / 1000
             ),
+            live_transcription=live_transcription_addresses(),
         )
+
+
+def live_transcription_addresses() -> tuple[tuple[str, int], ...]:
+    """``LIVE_TRANSCRIPTION_WORKERS`` as (host, port) pairs, or () when live transcription is
+    off (``LIVE_TRANSCRIPTION=false``)."""
+    if not settings.LIVE_TRANSCRIPTION:
+        return ()
+    addresses = []
+    for item in settings.LIVE_TRANSCRIPTION_WORKERS:
+        host, _, port = item.strip().rpartition(":")
+        if host and port.isdigit():
+            addresses.append((host.strip("[]"), int(port)))
+    return tuple(addresses)

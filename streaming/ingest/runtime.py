@@ -27,6 +27,7 @@ from streaming.audio.pipeline import CallPipeline
 from streaming.ingest.config import IngestConfig
 from streaming.ingest.db import in_db_thread
 from streaming.services import call_finalize, call_stats_update_many
+from streaming.transcription.live_link import LiveTranscriptionLink
 
 if TYPE_CHECKING:
     from streaming.ingest.app import IngestConnection
@@ -66,10 +67,27 @@ class LiveCall:
     finalizing: bool = False
     last_event: float = 0.0
     db_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    transcript: LiveTranscriptState | None = None
 
     @property
     def group(self) -> str:
         return call_group_name(self.call_pk)
+
+
+@dataclass(eq=False)
+class LiveTranscriptState:
+    """A call's live transcript lines on their way to browsers and the database."""
+
+    live: LiveCall
+    seq_by_utterance: dict[tuple[str, int], int] = field(default_factory=dict)
+    unsaved_finals: list[dict[str, Any]] = field(default_factory=list)
+
+    def seq_for(self, speaker: str, utterance: int) -> int:
+        key = (speaker, utterance)
+        seq = self.seq_by_utterance.get(key)
+        if seq is None:
+            seq = self.seq_by_utterance[key] = len(self.seq_by_utterance) + 1
+        return seq
 
 
 class IngestRuntime:
@@ -86,6 +104,12 @@ class IngestRuntime:
         self.shed_count = 0
         self._tasks: set[asyncio.Task] = set()
         self._last_stats = time.time()
+        self.transcription: LiveTranscriptionLink | None = (
+            LiveTranscriptionLink(list(config.live_transcription), on_result=self._on_transcript)
+            if config.live_transcription
+            else None
+        )
+        self._transcripts: dict[tuple[str, str], LiveTranscriptState] = {}
         self._ticker = self.loop.create_task(self._tick_forever(), name="ingest-ticker")
 
     # --- admission --------------------------------------------------------------------------
@@ -122,6 +146,60 @@ class IngestRuntime:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    # --- live transcripts --------------------------------------------------------------------
+    def transcription_attach(self, live: LiveCall) -> None:
+        """Send this call's audio to a live transcription worker (when one is configured)."""
+        if self.transcription is None:
+            return
+        if self.transcription.attach(live.key, live.pipeline) is not None:
+            live.transcript = self._transcripts[live.key] = LiveTranscriptState(live=live)
+
+    def _on_transcript(self, key: tuple[str, str], speaker: str, data: dict[str, Any]) -> None:
+        state = self._transcripts.get(key)
+        if state is None:
+            return
+        try:
+            line = {
+                "type": "transcript",
+                "speaker": speaker,
+                "text": str(data["text"]),
+                "start": float(data["start"]),
+                "end": float(data["end"]),
+                "is_final": bool(data["is_final"]),
+                "seq": state.seq_for(speaker, int(data["utterance"])),
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.warning("malformed live transcript result dropped: %s", exc)
+            return
+        if line["is_final"]:
+            if not line["text"]:
+                return
+            state.unsaved_finals.append({**line, "words": data.get("words") or []})
+        self.spawn(self.publish(state.live, line))
+
+    def _save_transcripts(self) -> None:
+        batch: dict[int, list[dict[str, Any]]] = {}
+        for key, state in list(self._transcripts.items()):
+            if state.unsaved_finals and state.live.call_pk is not None:
+                batch[state.live.call_pk] = state.unsaved_finals
+                state.unsaved_finals = []
+            if (
+                self.transcription is not None
+                and key not in self.transcription.feeds
+                and not state.unsaved_finals
+            ):
+                del self._transcripts[key]
+        if batch:
+            self.spawn(self._write_transcripts(batch))
+
+    async def _write_transcripts(self, batch: dict[int, list[dict[str, Any]]]) -> None:
+        from streaming.transcription.services import live_transcript_append_many
+
+        try:
+            await in_db_thread(live_transcript_append_many)(lines_by_call=batch)
+        except Exception:
+            logger.exception("live transcript lines not saved; the post-call transcript will be")
+
     # --- calls ------------------------------------------------------------------------------
     async def detach(self, connection: IngestConnection, now: float) -> None:
         """A socket ended: finalize its call now if nothing more can come, else wait for a
@@ -146,7 +224,9 @@ class IngestRuntime:
         if live.finalizing:
             return
         live.finalizing = True
-        stats = live.pipeline.close()
+        stats = live.pipeline.close(sync=False)
+        if self.transcription is not None:
+            self.transcription.detach(live.key)  # its last audio; results still arrive
         if self.live.get(live.key) is live:
             del self.live[live.key]
         stop = live.stop_metadata
@@ -163,6 +243,11 @@ class IngestRuntime:
             reason,
             stats["recording"]["seconds"],
         )
+        try:
+            # fsync in a thread: on a busy disk it blocks for milliseconds, every call with it.
+            await asyncio.to_thread(live.pipeline.writer.sync_close)
+        except OSError as exc:
+            logger.error("the recording could not be flushed to disk: %s", exc)
         try:
             await asyncio.wait_for(live.db_ready.wait(), timeout=30)
             await in_db_thread(call_finalize)(
@@ -269,6 +354,9 @@ class IngestRuntime:
                 self.spawn(self.publish(live, self._progress(live)))
         for connection in list(self.connections):
             connection.check_limits(now)
+        if self.transcription is not None:
+            self.transcription.pump()
+            self._save_transcripts()
         if now - self._last_stats >= config.stats_interval:
             self._last_stats = now
             batch = {

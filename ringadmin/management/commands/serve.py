@@ -42,9 +42,56 @@ class Command(BaseCommand):
             "DEBUG is on and no RingCentral credentials are set)",
         )
 
+    def _live_transcription_workers(self, python: str) -> list[Child]:
+        """One live transcription worker per local address in LIVE_TRANSCRIPTION_WORKERS."""
+        from streaming.ingest.config import live_transcription_addresses
+        from streaming.transcription.engines.base import TranscriptionError
+        from streaming.transcription.engines.whisper import WhisperConfig, resolve_model
+
+        addresses = [
+            (host, port)
+            for host, port in live_transcription_addresses()
+            if host in ("127.0.0.1", "localhost", "::1")
+        ]
+        if not addresses:
+            return []
+        try:
+            resolve_model(
+                WhisperConfig(
+                    model=settings.WHISPER_MODEL, allow_download=settings.WHISPER_ALLOW_DOWNLOAD
+                )
+            )
+        except TranscriptionError as exc:
+            self.stderr.write(f"live transcription is off: {exc}")
+            return []
+        return [
+            Child(
+                f"live-transcriber-{index}",
+                [
+                    python,
+                    "-m",
+                    "streaming.transcription.live_worker",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--model",
+                    settings.WHISPER_MODEL,
+                    "--model-sha256",
+                    settings.WHISPER_MODEL_SHA256,
+                    "--beam-size",
+                    str(settings.LIVE_TRANSCRIPTION_BEAM_SIZE),
+                    "--partials" if settings.LIVE_TRANSCRIPTION_PARTIALS else "--no-partials",
+                ],
+            )
+            for index, (host, port) in enumerate(addresses, start=1)
+        ]
+
     def handle(self, *args, **options) -> None:
         python = sys.executable
         fake = self._start_demo_fake(options)
+        separate_ingest = settings.INGEST_SERVER == "websockets"
+        web_server = ["--server", "daphne", "--no-recover"] if separate_ingest else []
         children = [
             Child(
                 "web",
@@ -57,9 +104,31 @@ class Command(BaseCommand):
                     "--port",
                     str(options["port"]),
                     "--proxy-headers",
+                    *web_server,
                 ],
             ),
         ]
+        ingest_port = options["port"]
+        if separate_ingest:
+            # The fastest ingest serves RingCX's sockets alone, on a port of its own.
+            ingest_port = settings.INGEST_PORT
+            children.append(
+                Child(
+                    "ingest",
+                    [
+                        python,
+                        "-m",
+                        "streaming.ingest_server",
+                        "--host",
+                        options["host"],
+                        "--port",
+                        str(ingest_port),
+                        "--server",
+                        "websockets",
+                    ],
+                )
+            )
+        children += self._live_transcription_workers(python)
         if not options["no_worker"]:
             children += [
                 Child(
@@ -113,7 +182,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nringadmin is running at {url}  (health: {url}healthz, admin: {url}admin/)\n"
-                f"RingCX ingest socket: ws://{options['host']}:{options['port']}/  "
+                f"RingCX ingest socket: ws://{options['host']}:{ingest_port}/  "
                 "(behind TLS in production: wss://your-host)\nPress Ctrl-C to stop.\n"
             )
         )

@@ -1,0 +1,1 @@
+"""Transcription: engines (offline and hosted), post-call transcripts and live transcripts."""

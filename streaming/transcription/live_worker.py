@@ -1,0 +1,301 @@
+"""A live transcription worker: ``python -m streaming.transcription.live_worker --port 8710``.
+
+Ingest processes stream each live call's channels here (:mod:`.live_protocol`); the worker
+segments every channel by voice activity and decodes each utterance with Whisper when its
+speaker pauses (the final), and, when enabled and idle, decodes the growing utterance at
+most once a second (a partial). The model runs here, never in the ingest. One worker decodes
+one utterance at a time on one core; run more workers (ports) to transcribe more calls.
+
+Finals are never shed. Under load, partials are dropped first: a partial only starts when
+no final is waiting, and a stale one (its utterance already final) is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streaming.transcription import live_protocol as wire
+from streaming.transcription.engines.whisper import WhisperConfig, WhisperEngine
+from streaming.transcription.resample import Upsampler2x
+from streaming.transcription.segmenter import SegmenterConfig, Utterance, UtteranceSegmenter
+
+logger = logging.getLogger("streaming.transcription.live")
+
+INPUT_RATE = 8000
+MAX_JUMP_SECONDS = 5.0  # audio missing for longer than this restarts the channel's segmenter
+FINAL, PARTIAL = 0, 1
+
+
+@dataclass
+class WorkerConfig:
+    whisper: WhisperConfig = field(
+        default_factory=lambda: WhisperConfig(beam_size=1, cpu_threads=1, vad_filter=False)
+    )
+    partials: bool = False
+    partial_interval: float = 1.0
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
+
+
+@dataclass
+class ChannelStream:
+    stream: int
+    call: str
+    speaker: str
+    writer: asyncio.StreamWriter
+    next_sample: int
+    segmenter: UtteranceSegmenter
+    upsampler: Upsampler2x = field(default_factory=Upsampler2x)
+    last_partial: float = 0.0
+    finals_sent: int = 0
+    closed: bool = False
+    pending: int = 0  # decode jobs not yet done
+
+
+@dataclass(order=True)
+class Job:
+    priority: int
+    order: int
+    channel: ChannelStream = field(compare=False)
+    utterance: Utterance = field(compare=False)
+    audio_end_at: float = field(compare=False, default=0.0)
+
+
+class LiveWorker:
+    def __init__(self, config: WorkerConfig | None = None, *, engine=None) -> None:
+        self.config = config or WorkerConfig()
+        self.engine = engine or WhisperEngine(self.config.whisper)
+        self._jobs: asyncio.PriorityQueue[Job] = asyncio.PriorityQueue()
+        self._order = itertools.count()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self.decoded = {"final": 0, "partial": 0, "partial_shed": 0}
+        self.streams_open = 0
+
+    def warm_up(self) -> None:
+        """Load (and verify) the model before the first call needs it."""
+        self.engine.transcribe_16k(np.zeros(16000, dtype=np.float32), vad_filter=False)
+
+    # --- connections ----------------------------------------------------------------------
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        streams: dict[int, ChannelStream] = {}
+        peer = writer.get_extra_info("peername")
+        try:
+            while True:
+                message = await wire.read_message(reader)
+                if message is None:
+                    break
+                kind, body = message
+                if kind == wire.AUDIO:
+                    stream_id, start, samples = wire.decode_audio(body)
+                    channel = streams.get(stream_id)
+                    if channel is not None and not channel.closed:
+                        self._audio(channel, start, samples)
+                elif kind == wire.OPEN:
+                    data = wire.decode_json(body)
+                    channel = self._open(data, writer)
+                    streams[channel.stream] = channel
+                elif kind == wire.END:
+                    channel = streams.pop(wire.decode_end(body), None)
+                    if channel is not None:
+                        self._end(channel)
+                else:
+                    raise wire.ProtocolError(f"unexpected message type {kind} from an ingest")
+        except (wire.ProtocolError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            logger.warning("live transcription connection from %s dropped: %s", peer, exc)
+        finally:
+            for channel in streams.values():
+                channel.closed = True
+                self.streams_open -= 1
+            writer.close()
+
+    def _open(self, data: dict[str, Any], writer: asyncio.StreamWriter) -> ChannelStream:
+        try:
+            start = int(data.get("start_sample") or 0)
+            channel = ChannelStream(
+                stream=int(data["stream"]),
+                call=str(data.get("call", "")),
+                speaker=str(data.get("speaker", "")),
+                writer=writer,
+                next_sample=start,
+                segmenter=UtteranceSegmenter(
+                    self.config.segmenter, start_seconds=start / INPUT_RATE
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise wire.ProtocolError(f"bad open message: {exc}") from exc
+        self.streams_open += 1
+        return channel
+
+    def _audio(self, channel: ChannelStream, start: int, samples: np.ndarray) -> None:
+        if start > channel.next_sample:  # audio the ingest could not send: keep time right
+            missing = start - channel.next_sample
+            if missing > MAX_JUMP_SECONDS * INPUT_RATE:
+                self._finish_utterances(channel)
+                channel.segmenter = UtteranceSegmenter(
+                    self.config.segmenter, start_seconds=start / INPUT_RATE
+                )
+                channel.upsampler = Upsampler2x()
+            else:
+                self._segment(channel, np.zeros(missing, dtype=np.int16))
+        elif start < channel.next_sample:  # overlap (a resent chunk): keep only what is new
+            samples = samples[channel.next_sample - start :]
+        channel.next_sample = max(channel.next_sample, start + len(samples))
+        if len(samples):
+            self._segment(channel, samples)
+
+    def _segment(self, channel: ChannelStream, samples: np.ndarray) -> None:
+        now = time.time()
+        for utterance in channel.segmenter.feed(channel.upsampler.process(samples)):
+            self._enqueue(channel, utterance, FINAL)
+        if (
+            self.config.partials
+            and now - channel.last_partial >= self.config.partial_interval
+            and self._jobs.empty()
+        ):
+            current = channel.segmenter.current()
+            if current is not None and current.end - current.start >= 0.5:
+                channel.last_partial = now
+                self._enqueue(channel, current, PARTIAL)
+
+    def _finish_utterances(self, channel: ChannelStream) -> None:
+        tail = channel.upsampler.process(np.zeros(64, dtype=np.int16))
+        for utterance in channel.segmenter.feed(tail) + channel.segmenter.finish():
+            self._enqueue(channel, utterance, FINAL)
+
+    def _end(self, channel: ChannelStream) -> None:
+        self._finish_utterances(channel)
+        channel.closed = True
+        self.streams_open -= 1
+        if channel.pending == 0:
+            self._send(channel, {"stream": channel.stream, "closed": True})
+
+    def _enqueue(self, channel: ChannelStream, utterance: Utterance, priority: int) -> None:
+        channel.pending += 1
+        self._jobs.put_nowait(
+            Job(priority, next(self._order), channel, utterance, audio_end_at=time.time())
+        )
+
+    # --- decoding -------------------------------------------------------------------------
+    async def decode_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            job = await self._jobs.get()
+            channel = job.channel
+            try:
+                if job.priority == PARTIAL and (
+                    not self._jobs.empty() or channel.segmenter.index >= job.utterance.index
+                ):
+                    self.decoded["partial_shed"] += 1  # finals first; stale partials never
+                    continue
+                segments = await loop.run_in_executor(
+                    self._executor,
+                    lambda audio=job.utterance.audio: self.engine.transcribe_16k(
+                        audio, vad_filter=False
+                    ),
+                )
+                self.decoded["final" if job.priority == FINAL else "partial"] += 1
+                self._send_result(job, segments)
+            except Exception:
+                logger.exception("live decode failed; the call's next utterances go on")
+            finally:
+                channel.pending -= 1
+                if channel.closed and channel.pending == 0:
+                    self._send(channel, {"stream": channel.stream, "closed": True})
+
+    def _send_result(self, job: Job, segments) -> None:
+        utterance = job.utterance
+        text = " ".join(s.text for s in segments).strip()
+        if not text and not utterance.is_final:
+            return
+        words = [
+            {
+                "start": round(utterance.start + w.start, 3),
+                "end": round(utterance.start + w.end, 3),
+                "text": w.text,
+                "confidence": w.confidence,
+            }
+            for s in segments
+            for w in s.words
+        ]
+        self._send(
+            job.channel,
+            {
+                "stream": job.channel.stream,
+                "utterance": utterance.index,
+                "text": text,
+                "start": round(utterance.start, 3),
+                "end": round(utterance.end, 3),
+                "is_final": utterance.is_final,
+                "words": words,
+                "decode_seconds": round(time.time() - job.audio_end_at, 3),
+            },
+        )
+
+    @staticmethod
+    def _send(channel: ChannelStream, payload: dict[str, Any]) -> None:
+        if channel.writer.is_closing():
+            return
+        channel.writer.write(wire.encode_json(wire.RESULT, payload))
+
+    async def serve(self, host: str, port: int, *, ready=None) -> None:
+        decoder = asyncio.create_task(self.decode_forever())
+        server = await asyncio.start_server(self.handle, host, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        bound = server.sockets[0].getsockname()
+        logger.info("live transcription worker listening on %s:%s", bound[0], bound[1])
+        print(f"live transcription worker listening on {bound[0]}:{bound[1]}", flush=True)
+        if ready is not None:
+            ready(bound[1])
+        async with server:
+            await stop.wait()
+        decoder.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8710)
+    parser.add_argument("--model", default=os.environ.get("WHISPER_MODEL", "bundled"))
+    parser.add_argument("--model-sha256", default=os.environ.get("WHISPER_MODEL_SHA256", ""))
+    parser.add_argument(
+        "--beam-size", type=int, default=int(os.environ.get("LIVE_TRANSCRIPTION_BEAM_SIZE", "1"))
+    )
+    parser.add_argument(
+        "--partials",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("LIVE_TRANSCRIPTION_PARTIALS", "false").lower() in ("1", "true"),
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per utterance
+    config = WorkerConfig(
+        whisper=WhisperConfig(
+            model=args.model,
+            model_sha256=args.model_sha256,
+            beam_size=args.beam_size,
+            cpu_threads=1,
+            vad_filter=False,
+            allow_download=os.environ.get("WHISPER_ALLOW_DOWNLOAD", "").lower() in ("1", "true"),
+        ),
+        partials=args.partials,
+    )
+    worker = LiveWorker(config)
+    worker.warm_up()
+    asyncio.run(worker.serve(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Transcript services: enqueue, transcribe a call, store (atomically, through redaction)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ringadmin.calls.models import Call, CallStatus
+from streaming.audio.wav import wav_read_stereo
+from streaming.models import (
+    Speaker,
+    Transcript,
+    TranscriptKind,
+    TranscriptSegment,
+    TranscriptStatus,
+)
+from streaming.transcription.engines.base import (
+    Segment,
+    StereoResult,
+    TranscriptionError,
+    Word,
+    transcribe_stereo,
+)
+from streaming.transcription.redaction import transcript_redact
+from streaming.transcription.registry import NONE, engine_build, engine_name_for
+from streaming.transcription.turns import merge_turns
+
+logger = logging.getLogger("streaming.transcription")
+
+PROGRESS_WRITE_SECONDS = 2.0
+LIVE_ENGINE = "whisper-live"
+TRANSCRIBABLE = (CallStatus.COMPLETED, CallStatus.INCOMPLETE)
+
+
+def call_profile(*, call: Call):
+    from streaming.services import streaming_profile_find
+
+    return streaming_profile_find(
+        product_type=call.product_type,
+        product_id=call.product_id,
+        sub_account_id=call.subaccount_id or None,
+    )
+
+
+def transcription_time_limits(*, audio_seconds: float | None) -> tuple[int, int]:
+    """(soft, hard) seconds for one call: generous for slow hosts, never unbounded."""
+    soft = int(300 + 3 * (audio_seconds or 600))
+    return soft, soft + 120
+
+
+def transcription_enqueue(
+    *, call: Call, engine: str | None = None, force: bool = False
+) -> Transcript | None:
+    """Queue the post-call transcript (after the surrounding transaction commits).
+
+    Returns the transcript row that will be filled, or None when the call is not to be
+    transcribed (engine ``none``, no recording, rejected call).
+    """
+    from streaming.tasks import transcribe_call
+
+    if call.status not in TRANSCRIBABLE or not call.recording_path:
+        return None
+    name = engine_name_for(profile=call_profile(call=call), requested=engine)
+    if name == NONE:
+        return None
+    info = engine_build(name).info
+    transcript, created = Transcript.objects.get_or_create(
+        call=call, kind=TranscriptKind.POST_CALL, engine=info.engine, model=info.model
+    )
+    if not created and transcript.status == TranscriptStatus.DONE and not force:
+        return transcript
+    if created or transcript.status != TranscriptStatus.RUNNING:
+        Transcript.objects.filter(pk=transcript.pk).update(
+            status=TranscriptStatus.PENDING, progress=0.0, error=""
+        )
+    soft, hard = transcription_time_limits(audio_seconds=call.duration_seconds)
+    transaction.on_commit(
+        lambda: transcribe_call.apply_async(
+            kwargs={"call_id": call.pk, "engine": name, "force": force},
+            soft_time_limit=soft,
+            time_limit=hard,
+        )
+    )
+    return transcript
+
+
+@dataclass
+class TranscribeOutcome:
+    transcript: Transcript
+    skipped: bool  # already done with this engine and model
+
+
+def call_transcribe(
+    *,
+    call_id: int,
+    engine: str | None = None,
+    force: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> TranscribeOutcome:
+    """Transcribe a call's recording, both channels, and store the merged turns.
+
+    Idempotent: a call already transcribed by the same engine and model is left alone unless
+    ``force``; a rerun replaces the segments in one transaction, so readers see the old
+    transcript or the new one, never half of each.
+    """
+    call = Call.objects.get(pk=call_id)
+    name = engine_name_for(profile=call_profile(call=call), requested=engine)
+    if name == NONE:
+        raise TranscriptionError("transcription is off for this call (engine 'none')")
+    built = engine_build(name)
+    transcript, _ = Transcript.objects.get_or_create(
+        call=call, kind=TranscriptKind.POST_CALL, engine=built.info.engine, model=built.info.model
+    )
+    if transcript.status == TranscriptStatus.DONE and not force:
+        return TranscribeOutcome(transcript=transcript, skipped=True)
+    if not call.recording_path:
+        raise TranscriptionError(f"call {call.pk} has no recording")
+    try:
+        stereo = wav_read_stereo(call.recording_path)
+    except (OSError, ValueError) as exc:
+        _fail(transcript, f"the recording cannot be read: {exc}")
+        raise TranscriptionError(f"the recording of call {call.pk} cannot be read: {exc}") from exc
+    audio_seconds = stereo.shape[0] / 8000
+    Transcript.objects.filter(pk=transcript.pk).update(
+        status=TranscriptStatus.RUNNING, progress=0.0, error="", attempts=transcript.attempts + 1
+    )
+    reporter = _ProgressWriter(transcript.pk, progress)
+    started = time.monotonic()
+    try:
+        result = transcribe_stereo(
+            built, stereo[:, 0].copy(), stereo[:, 1].copy(), progress=reporter
+        )
+    except TranscriptionError as exc:
+        _fail(transcript, str(exc))
+        raise
+    except Exception as exc:
+        _fail(transcript, f"unexpected engine failure: {exc}")
+        raise
+    transcript = transcript_store(
+        transcript_id=transcript.pk,
+        result=result,
+        audio_seconds=audio_seconds,
+        processing_seconds=time.monotonic() - started,
+    )
+    return TranscribeOutcome(transcript=transcript, skipped=False)
+
+
+class _ProgressWriter:
+    """Progress to the admin (throttled: one write every two seconds) and to a callback."""
+
+    def __init__(self, transcript_id: int, callback: Callable[[float], None] | None) -> None:
+        self.transcript_id = transcript_id
+        self.callback = callback
+        self._written = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        fraction = max(0.0, min(1.0, fraction))
+        if self.callback is not None:
+            self.callback(fraction)
+        now = time.monotonic()
+        if now - self._written >= PROGRESS_WRITE_SECONDS:
+            self._written = now
+            Transcript.objects.filter(pk=self.transcript_id).update(progress=round(fraction, 3))
+
+
+def _fail(transcript: Transcript, error: str) -> None:
+    Transcript.objects.filter(pk=transcript.pk).update(
+        status=TranscriptStatus.FAILED, error=error[:2000]
+    )
+    logger.warning("transcript of call %s failed: %s", transcript.call_id, error)
+
+
+@transaction.atomic
+def transcript_store(
+    *, transcript_id: int, result: StereoResult, audio_seconds: float, processing_seconds: float
+) -> Transcript:
+    """Replace a transcript's segments with ``result``, merged into turns and redacted."""
+    transcript = Transcript.objects.select_for_update().get(pk=transcript_id)
+    redacted = StereoResult(
+        agent=transcript_redact(result.agent), caller=transcript_redact(result.caller)
+    )
+    turns = merge_turns(redacted)
+    transcript.segments.all().delete()
+    TranscriptSegment.objects.bulk_create(
+        [
+            _segment_row(transcript, seq, turn.speaker, turn.segment)
+            for seq, turn in enumerate(turns, start=1)
+        ]
+    )
+    transcript.status = TranscriptStatus.DONE
+    transcript.progress = 1.0
+    transcript.error = ""
+    transcript.audio_seconds = round(audio_seconds, 3)
+    transcript.processing_seconds = round(processing_seconds, 3)
+    transcript.completed_at = timezone.now()
+    transcript.save()
+    return transcript
+
+
+def _segment_row(
+    transcript: Transcript, seq: int, speaker: str, segment: Segment
+) -> TranscriptSegment:
+    return TranscriptSegment(
+        transcript=transcript,
+        seq=seq,
+        speaker=speaker,
+        start=segment.start,
+        end=segment.end,
+        text=segment.text,
+        confidence=segment.confidence,
+        words=[
+            {"start": w.start, "end": w.end, "text": w.text, "confidence": w.confidence}
+            for w in segment.words
+        ],
+    )
+
+
+# --- live ----------------------------------------------------------------------------------------
+
+
+def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, Any]]]) -> None:
+    """Store live finals (batched by the ingest), redacted like every transcript line."""
+    from streaming.transcription.engines.whisper import BUNDLED_LABEL
+
+    with transaction.atomic():
+        for call_id, lines in lines_by_call.items():
+            transcript, _ = Transcript.objects.get_or_create(
+                call_id=call_id,
+                kind=TranscriptKind.LIVE,
+                engine=LIVE_ENGINE,
+                model=BUNDLED_LABEL,
+                defaults={"status": TranscriptStatus.RUNNING},
+            )
+            rows = []
+            for line in lines:
+                segment = Segment(
+                    start=float(line["start"]),
+                    end=float(line["end"]),
+                    text=str(line["text"]),
+                    words=tuple(
+                        Word(
+                            start=float(w["start"]),
+                            end=float(w["end"]),
+                            text=str(w["text"]),
+                            confidence=w.get("confidence"),
+                        )
+                        for w in line.get("words") or ()
+                    ),
+                )
+                (segment,) = transcript_redact([segment])
+                speaker = Speaker.AGENT if line["speaker"] == Speaker.AGENT else Speaker.CALLER
+                rows.append(_segment_row(transcript, int(line["seq"]), speaker, segment))
+            TranscriptSegment.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def live_transcript_lines(*, call_id: int) -> list[dict[str, Any]]:
+    """The live finals so far, for a viewer who arrives mid-call."""
+    segments = TranscriptSegment.objects.filter(
+        transcript__call_id=call_id, transcript__kind=TranscriptKind.LIVE
+    ).order_by("start", "seq")
+    return [
+        {
+            "type": "transcript",
+            "speaker": s.speaker,
+            "text": s.text,
+            "start": s.start,
+            "end": s.end,
+            "is_final": True,
+            "seq": s.seq,
+        }
+        for s in segments
+    ]
+
+
+def live_transcripts_close(*, call_id: int) -> None:
+    Transcript.objects.filter(
+        call_id=call_id, kind=TranscriptKind.LIVE, status=TranscriptStatus.RUNNING
+    ).update(status=TranscriptStatus.DONE, progress=1.0, completed_at=timezone.now())

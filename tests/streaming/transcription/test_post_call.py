@@ -1,0 +1,268 @@
+"""The post-call transcript: enqueue on finalize, idempotent runs, atomic replacement, the
+task's retries, the command and the admin action. The engine here is a deterministic stand-in
+(the real engines have their own tests), so these tests check our storage and flow."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
+from django.urls import reverse
+
+from ringadmin.calls.models import CallStatus
+from streaming.audio import mulaw
+from streaming.audio.wav import StereoWavWriter
+from streaming.models import Transcript, TranscriptKind, TranscriptSegment, TranscriptStatus
+from streaming.services import call_finalize
+from streaming.transcription import registry
+from streaming.transcription.engines.base import (
+    EngineInfo,
+    EngineUnavailable,
+    Segment,
+    TranscriptionError,
+    Word,
+)
+from streaming.transcription.services import call_transcribe, transcription_enqueue
+from tests.factories import CallFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class LoudnessEngine:
+    """Says "voice" for every loud stretch of a channel, with its true times."""
+
+    def __init__(self, model: str = "v1", fail: Exception | None = None) -> None:
+        self.info = EngineInfo(engine="whisper", model=model)
+        self.fail = fail
+        self.calls = 0
+
+    def transcribe(self, audio: np.ndarray, *, progress=None) -> list[Segment]:
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        loud = np.abs(audio.astype(np.int32)) > 1000
+        segments, start = [], None
+        for block in range(0, len(audio), 800):  # 100 ms blocks
+            voiced = bool(loud[block : block + 800].any())
+            if voiced and start is None:
+                start = block
+            if not voiced and start is not None:
+                segments.append(_voice(start / 8000, block / 8000, len(segments)))
+                start = None
+            if progress is not None:
+                progress(block / len(audio))
+        if start is not None:
+            segments.append(_voice(start / 8000, len(audio) / 8000, len(segments)))
+        return segments
+
+
+def _voice(start: float, end: float, index: int) -> Segment:
+    text = f"voice{index}"
+    return Segment(start, end, text, 0.9, (Word(start, end, text, 0.9),))
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    holder = {"engine": LoudnessEngine()}
+    monkeypatch.setattr(registry, "engine_build", lambda name: holder["engine"])
+    monkeypatch.setattr(
+        "streaming.transcription.services.engine_build", lambda name: holder["engine"]
+    )
+    return holder
+
+
+def recorded_call(tmp_path: Path, *, agent: list[tuple[float, float]], caller, seconds=6.0):
+    """A call whose stereo recording has tones where each speaker "speaks"."""
+    path = tmp_path / "call.wav"
+    writer = StereoWavWriter(path)
+    total = int(seconds * 8000)
+    for channel, spans in ((0, agent), (1, caller)):
+        samples = np.zeros(total, dtype=np.int16)
+        for start, end in spans:
+            t = np.arange(int(start * 8000), int(end * 8000))
+            samples[t] = (8000 * np.sin(2 * np.pi * 400 * t / 8000)).astype(np.int16)
+        for offset in range(0, total, 160):
+            writer.place(channel, offset, mulaw.encode(samples[offset : offset + 160]))
+    writer.close()
+    return CallFactory(recording_path=str(path), duration_seconds=seconds)
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_turns_are_stored_in_time_order_with_speakers_and_word_times(engine, tmp_path) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5), (4.0, 5.0)], caller=[(2.0, 3.0)])
+    outcome = call_transcribe(call_id=call.pk)
+    transcript = outcome.transcript
+    assert not outcome.skipped
+    assert (transcript.status, transcript.progress) == (TranscriptStatus.DONE, 1.0)
+    assert transcript.audio_seconds == pytest.approx(6.0, abs=0.03)
+    rows = list(transcript.segments.order_by("seq"))
+    assert [(r.speaker, r.text) for r in rows] == [
+        ("agent", "voice0"),
+        ("caller", "voice0"),
+        ("agent", "voice1"),
+    ]
+    assert rows[1].start == pytest.approx(2.0, abs=0.11)
+    assert rows[1].end == pytest.approx(3.0, 0.11)
+    assert rows[2].words[0]["start"] == pytest.approx(4.0, abs=0.11)
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_a_second_run_is_skipped_and_force_replaces_atomically(engine, tmp_path) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[(2.0, 3.0)])
+    first = call_transcribe(call_id=call.pk).transcript
+    old_ids = set(first.segments.values_list("id", flat=True))
+    again = call_transcribe(call_id=call.pk)
+    assert again.skipped
+    assert engine["engine"].calls == 2
+    forced = call_transcribe(call_id=call.pk, force=True).transcript
+    assert forced.pk == first.pk  # one transcript per call, engine and model
+    new_ids = set(forced.segments.values_list("id", flat=True))
+    assert len(new_ids) == 2
+    assert not (new_ids & old_ids)
+    # another model version is another transcript beside it
+    engine["engine"] = LoudnessEngine(model="v2")
+    call_transcribe(call_id=call.pk)
+    assert Transcript.objects.filter(call=call, kind=TranscriptKind.POST_CALL).count() == 2
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_a_failed_rerun_keeps_the_previous_segments(engine, tmp_path) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    call_transcribe(call_id=call.pk)
+    engine["engine"] = LoudnessEngine(fail=TranscriptionError("model refused"))
+    with pytest.raises(TranscriptionError):
+        call_transcribe(call_id=call.pk, force=True)
+    transcript = Transcript.objects.get(call=call)
+    assert transcript.status == TranscriptStatus.FAILED
+    assert "model refused" in transcript.error
+    assert list(transcript.segments.values_list("text", flat=True)) == ["voice0"]
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_readers_never_see_half_a_replacement(engine, tmp_path, transactional_db) -> None:
+    """While a rerun replaces segments, a reader sees the old set or the new, never a mix."""
+    call = recorded_call(tmp_path, agent=[(0.2, 0.4), (2, 2.2)], caller=[(1, 1.2), (3, 3.2)])
+    call_transcribe(call_id=call.pk)
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        from django.db import connection
+
+        while not stop.is_set():
+            seen.add(TranscriptSegment.objects.filter(transcript__call=call).count())
+        connection.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(5):
+            call_transcribe(call_id=call.pk, force=True)
+    finally:
+        stop.set()
+        reader.join()
+    assert seen == {4}
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_finalize_queues_the_transcript_with_a_time_limit(
+    engine, tmp_path, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    call.status = CallStatus.LIVE
+    call.save()
+    sent = []
+    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr("streaming.tasks.call_postprocess.delay", lambda *a: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_finalize(
+            call_id=call.pk,
+            status=CallStatus.COMPLETED,
+            ended_at=call.started_at,
+            duration_seconds=600.0,
+            stream_stats={},
+            end_reason="done",
+        )
+    (options,) = sent
+    assert options["kwargs"] == {"call_id": call.pk, "engine": "whisper", "force": False}
+    assert options["time_limit"] > options["soft_time_limit"] >= 600
+    assert Transcript.objects.get(call=call).status == TranscriptStatus.PENDING
+
+
+def test_no_transcript_when_the_engine_is_none(engine, tmp_path) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    assert transcription_enqueue(call=call) is None  # the test settings say "none"
+    assert not Transcript.objects.exists()
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper", TRANSCRIPTION_MAX_RETRIES=2)
+def test_the_task_retries_temporary_failures_only(engine, tmp_path, monkeypatch) -> None:
+    from celery.exceptions import Retry
+
+    from streaming.tasks import transcribe_call
+
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    engine["engine"] = LoudnessEngine(fail=EngineUnavailable("503 from the vendor", retry_after=40))
+    countdowns = []
+
+    def fake_retry(*, exc, countdown):
+        countdowns.append(countdown)
+        return Retry(exc=exc, when=countdown)
+
+    monkeypatch.setattr(transcribe_call, "retry", fake_retry)
+    with pytest.raises(Retry):
+        transcribe_call.apply(kwargs={"call_id": call.pk}, throw=True).get()
+    assert countdowns
+    assert countdowns[0] >= 40
+    engine["engine"] = LoudnessEngine(fail=TranscriptionError("bad request"))
+    countdowns.clear()
+    with pytest.raises(TranscriptionError):
+        transcribe_call.apply(kwargs={"call_id": call.pk}, throw=True).get()
+    assert countdowns == []
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_transcribe_command_backfills_missing_and_reports(engine, tmp_path) -> None:
+    done = recorded_call(tmp_path / "a", agent=[(0.5, 1.5)], caller=[])
+    missing = recorded_call(tmp_path / "b", agent=[(0.5, 1.5)], caller=[(2, 3)])
+    call_transcribe(call_id=done.pk)
+    out = io.StringIO()
+    call_command("transcribe", "--missing", stdout=out, stderr=io.StringIO())
+    assert "1 of 1 call(s)" in out.getvalue()
+    assert Transcript.objects.get(call=missing).segments.count() == 2
+    with pytest.raises(CommandError, match="no call"):
+        call_command("transcribe", "--call", "nope", stdout=io.StringIO())
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_admin_retranscribe_action_queues_the_calls(
+    engine, tmp_path, client, make_user, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    call_transcribe(call_id=call.pk)
+    sent = []
+    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw))
+    client.force_login(make_user("admin"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:calls_call_changelist"),
+            {"action": "retranscribe", "_selected_action": [call.pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert [kw["kwargs"]["force"] for kw in sent] == [True]
+    assert "queued for transcription" in response.content.decode()
+    supervisor = make_user("supervisor")
+    client.force_login(supervisor)
+    response = client.post(
+        reverse("admin:calls_call_changelist"),
+        {"action": "retranscribe", "_selected_action": [call.pk]},
+    )
+    assert response.status_code in (302, 403)
+    assert len(sent) == 1
