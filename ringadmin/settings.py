@@ -337,6 +337,7 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         "websockets": {"level": "WARNING"},  # one line per connection otherwise
         "httpx": {"level": "WARNING"},  # our vendor clients log each call themselves
+        "faster_whisper": {"level": "WARNING"},  # a line per channel transcribed
         "httpcore": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },

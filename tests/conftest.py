@@ -23,6 +23,8 @@ def _service_missing(item: pytest.Item) -> str | None:
         return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
     if item.get_closest_marker("browser") and not shutil.which(CHROMIUM):
         return f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+    if item.get_closest_marker("needs_espeak") and not shutil.which("espeak-ng"):
+        return "needs espeak-ng (apt-get install espeak-ng)"
     return None
 
 

@@ -200,7 +200,7 @@ class LiveWorker:
                 segments = await loop.run_in_executor(
                     self._executor,
                     lambda audio=job.utterance.audio: self.engine.transcribe_16k(
-                        audio, vad_filter=False
+                        audio, vad_filter=False, word_timestamps=False, live=True
                     ),
                 )
                 self.decoded["final" if job.priority == FINAL else "partial"] += 1

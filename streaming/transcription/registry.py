@@ -47,13 +47,64 @@ def engine_build(name: str):
     raise EngineNotConfigured(f"transcription engine {name!r} cannot be built")
 
 
+def engine_close(engine) -> None:
+    """Hosted engines hold an HTTP client; the offline one holds nothing to close."""
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
+
+
 def _google(timeout: float):
-    raise EngineNotConfigured("google engine: not wired yet")
+    from streaming.transcription.engines.google import GoogleSpeechConfig, GoogleSpeechEngine
+
+    if not (settings.GOOGLE_SPEECH_API_KEY or settings.GOOGLE_SPEECH_CREDENTIALS_FILE):
+        raise EngineNotConfigured(
+            "the google engine needs GOOGLE_SPEECH_API_KEY or GOOGLE_SPEECH_CREDENTIALS_FILE"
+        )
+    return GoogleSpeechEngine(
+        GoogleSpeechConfig(
+            api_key=settings.GOOGLE_SPEECH_API_KEY,
+            service_account_file=settings.GOOGLE_SPEECH_CREDENTIALS_FILE,
+            model=settings.GOOGLE_SPEECH_MODEL,
+            language_code=settings.TRANSCRIPTION_LANGUAGE,
+            bucket=settings.GOOGLE_SPEECH_BUCKET,
+            base_url=settings.GOOGLE_SPEECH_BASE_URL,
+            storage_url=settings.GOOGLE_STORAGE_BASE_URL,
+            connect_timeout=settings.VENDOR_HTTP_TIMEOUT_SECONDS,
+            timeout=timeout,
+        )
+    )
 
 
 def _deepgram(timeout: float):
-    raise EngineNotConfigured("deepgram engine: not wired yet")
+    from streaming.transcription.engines.deepgram import DeepgramConfig, DeepgramEngine
+
+    if not settings.DEEPGRAM_API_KEY:
+        raise EngineNotConfigured("the deepgram engine needs DEEPGRAM_API_KEY")
+    return DeepgramEngine(
+        DeepgramConfig(
+            api_key=settings.DEEPGRAM_API_KEY,
+            model=settings.DEEPGRAM_MODEL,
+            language=settings.TRANSCRIPTION_LANGUAGE,
+            base_url=settings.DEEPGRAM_BASE_URL,
+            connect_timeout=settings.VENDOR_HTTP_TIMEOUT_SECONDS,
+            timeout=timeout,
+        )
+    )
 
 
 def _openai(timeout: float):
-    raise EngineNotConfigured("openai engine: not wired yet")
+    from streaming.transcription.engines.openai import OpenAIConfig, OpenAIEngine
+
+    if not settings.OPENAI_API_KEY:
+        raise EngineNotConfigured("the openai engine needs OPENAI_API_KEY")
+    return OpenAIEngine(
+        OpenAIConfig(
+            api_key=settings.OPENAI_API_KEY,
+            model=settings.OPENAI_TRANSCRIPTION_MODEL,
+            language=settings.TRANSCRIPTION_LANGUAGE.split("-")[0],
+            base_url=settings.OPENAI_BASE_URL,
+            connect_timeout=settings.VENDOR_HTTP_TIMEOUT_SECONDS,
+            timeout=timeout,
+        )
+    )

@@ -23,7 +23,7 @@ class SegmenterConfig:
     threshold: float = 0.5
     neg_threshold: float = 0.35
     min_speech_ms: int = 200
-    min_silence_ms: int = 450
+    min_silence_ms: int = 400
     pad_ms: int = 150
     max_utterance_s: float = 15.0
 

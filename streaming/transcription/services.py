@@ -28,7 +28,7 @@ from streaming.transcription.engines.base import (
     transcribe_stereo,
 )
 from streaming.transcription.redaction import transcript_redact
-from streaming.transcription.registry import NONE, engine_build, engine_name_for
+from streaming.transcription.registry import NONE, engine_build, engine_close, engine_name_for
 from streaming.transcription.turns import merge_turns
 
 logger = logging.getLogger("streaming.transcription")
@@ -69,7 +69,9 @@ def transcription_enqueue(
     name = engine_name_for(profile=call_profile(call=call), requested=engine)
     if name == NONE:
         return None
-    info = engine_build(name).info
+    built = engine_build(name)
+    info = built.info
+    engine_close(built)
     transcript, created = Transcript.objects.get_or_create(
         call=call, kind=TranscriptKind.POST_CALL, engine=info.engine, model=info.model
     )
@@ -114,6 +116,13 @@ def call_transcribe(
     if name == NONE:
         raise TranscriptionError("transcription is off for this call (engine 'none')")
     built = engine_build(name)
+    try:
+        return _transcribe_with(call, built, force=force, progress=progress)
+    finally:
+        engine_close(built)
+
+
+def _transcribe_with(call: Call, built, *, force: bool, progress) -> TranscribeOutcome:
     transcript, _ = Transcript.objects.get_or_create(
         call=call, kind=TranscriptKind.POST_CALL, engine=built.info.engine, model=built.info.model
     )

@@ -8,6 +8,7 @@ from streaming.transcription.engines.base import Segment, StereoResult
 
 AGENT, CALLER = "agent", "caller"
 TURN_GAP_SECONDS = 1.5  # a pause longer than this starts a new turn of the same speaker
+SPLIT_GAP_SECONDS = 1.0  # a silence between two words this long splits an engine's segment
 
 
 @dataclass(frozen=True)
@@ -16,12 +17,36 @@ class Turn:
     segment: Segment
 
 
+def split_at_pauses(segments: list[Segment], *, gap: float = SPLIT_GAP_SECONDS) -> list[Segment]:
+    """Cut segments where their words pause: engines join speech across the other speaker's
+    turn (one channel hears silence there), which would hide that turn inside this one."""
+    out: list[Segment] = []
+    for segment in segments:
+        words = segment.words
+        cuts = [i for i in range(1, len(words)) if words[i].start - words[i - 1].end >= gap]
+        if not cuts:
+            out.append(segment)
+            continue
+        for begin, end in zip([0, *cuts], [*cuts, len(words)], strict=True):
+            part = words[begin:end]
+            out.append(
+                Segment(
+                    start=part[0].start,
+                    end=part[-1].end,
+                    text=" ".join(w.text for w in part),
+                    confidence=segment.confidence,
+                    words=part,
+                )
+            )
+    return out
+
+
 def merge_turns(result: StereoResult, *, gap: float = TURN_GAP_SECONDS) -> list[Turn]:
     """Order both speakers' segments by time and join a speaker's consecutive segments into
     one turn when nobody else spoke between them and the pause is short."""
     tagged = sorted(
-        [(s.start, 0, AGENT, s) for s in result.agent]
-        + [(s.start, 1, CALLER, s) for s in result.caller],
+        [(s.start, 0, AGENT, s) for s in split_at_pauses(result.agent)]
+        + [(s.start, 1, CALLER, s) for s in split_at_pauses(result.caller)],
         key=lambda item: (item[0], item[1]),
     )
     turns: list[Turn] = []

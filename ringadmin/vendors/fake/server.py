@@ -16,13 +16,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import control_api, platform_api, ringcx_api, seed
 from .common import ApiError, Request, Response, cx_error, oauth_error, rc_error
+from .loopback import LoopbackFake, LoopbackServer, read_chunked
 from .state import (
     DEFAULT_MEDIA_PRODUCT_BASE_PATH,
     FakeConfig,
@@ -183,22 +183,14 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "FakeRingCentral/1.0"
     sys_version = ""
-    server: _Server
+    server: LoopbackServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: ``_handle`` logs one redacted line per request instead."""
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+            return read_chunked(self.rfile)
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
@@ -239,20 +231,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], fake: FakeRingCentral) -> None:
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-
 # --- the Python API -----------------------------------------------------------------------------
 
 
-class FakeRingCentral:
+class FakeRingCentral(LoopbackFake):
     """The fake on a loopback port, in a daemon thread, with the control API as methods.
 
     ``with FakeRingCentral() as fake: httpx.post(f"{fake.url}/restapi/oauth/token", ...)``.
@@ -281,66 +263,20 @@ class FakeRingCentral:
             media_product_base_paths=[normalise_base_path(b) for b in bases],
         )
         self.state = FakeState(config)
-        self.host = host
-        self._requested_port = port
-        self._log = log
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(
+            host,
+            port,
+            log,
+            handler=_Handler,
+            thread_prefix="fake-ringcentral",
+            logger=logger,
+            log_prefix="fake",
+        )
 
     # lifecycle
 
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the fake is not started")
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> FakeRingCentral:
-        if self._server is not None:
-            raise RuntimeError("the fake is already started")
-        self._server = _Server((self.host, self._requested_port), self)
+    def _on_start(self) -> None:
         self.state.base_url = self.url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"fake-ringcentral-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeRingCentral:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def log_line(self, method: str, path: str, status: str, started: float) -> None:
-        """One line per request: method, path (never the query: it may carry tokens), status, ms."""
-        line = f"{method} {path} {status} {(time.monotonic() - started) * 1000:.1f}ms"
-        if self._log is not None:
-            self._log(line)
-        else:
-            logger.info("fake: %s", line)
 
     def env(self) -> dict[str, str]:
         """The environment that points ringadmin at this fake."""

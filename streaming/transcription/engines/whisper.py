@@ -169,8 +169,10 @@ class WhisperEngine:
         vad_filter: bool | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        live: bool = False,
     ) -> list[Segment]:
-        """``float32`` mono at 16 kHz; live workers call this on utterances."""
+        """``float32`` mono at 16 kHz. Live workers decode one utterance at a time (``live``):
+        no timestamp tokens and no word alignment, which costs a third of the time."""
         duration = len(samples) / 16000
         if duration <= 0:
             return []
@@ -183,6 +185,8 @@ class WhisperEngine:
             vad_filter=vad,
             vad_parameters={"min_silence_duration_ms": 500} if vad else None,
             condition_on_previous_text=False,  # a call's noise must not snowball into loops
+            without_timestamps=live,
+            temperature=0.0 if live else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
         )
         out: list[Segment] = []
         for segment in segments:

@@ -143,3 +143,16 @@ async def test_wire_format_refuses_garbage() -> None:
     reader.feed_eof()
     with pytest.raises(wire.ProtocolError):
         await wire.read_message(reader)
+
+
+def test_segments_are_cut_where_words_pause_so_the_other_speaker_fits_between() -> None:
+    words = (Word(7.1, 7.5, "hi"), Word(7.6, 8.0, "sarah"), Word(17.1, 17.4, "sure"))
+    caller = Segment(7.1, 17.4, "hi sarah sure", 0.8, words)
+    agent = Segment(12.2, 15.0, "could i start", 0.9, (Word(12.2, 15.0, "could"),))
+    turns = merge_turns(StereoResult(agent=[agent], caller=[caller]))
+    assert [(t.speaker, t.segment.text) for t in turns] == [
+        ("caller", "hi sarah"),
+        ("agent", "could i start"),
+        ("caller", "sure"),
+    ]
+    assert turns[2].segment.start == 17.1

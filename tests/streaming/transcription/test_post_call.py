@@ -266,3 +266,39 @@ def test_admin_retranscribe_action_queues_the_calls(
     )
     assert response.status_code in (302, 403)
     assert len(sent) == 1
+
+
+@pytest.mark.parametrize("vendor", ["google", "deepgram", "openai"])
+def test_hosted_engines_are_built_from_settings_and_transcribe_a_call(tmp_path, vendor) -> None:
+    """The settings reach the engine (keys, hosts) and its turns land in the transcript."""
+    from streaming.transcription.fake_speech import FakeSpeech
+
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[(3.0, 4.0)])
+    with FakeSpeech() as fake:
+        # OpenAI gets one channel per request: the fake hears the same "mono" script on both
+        fake.set_script(agent="thank you for calling", caller="i want to cancel", mono="thank you")
+        with override_settings(
+            TRANSCRIPTION_ENGINE=vendor,
+            GOOGLE_SPEECH_API_KEY=fake.google_api_key,
+            GOOGLE_SPEECH_BASE_URL=fake.url,
+            DEEPGRAM_API_KEY=fake.deepgram_key,
+            DEEPGRAM_BASE_URL=fake.url,
+            OPENAI_API_KEY=fake.openai_key,
+            OPENAI_BASE_URL=fake.url,
+        ):
+            transcript = call_transcribe(call_id=call.pk).transcript
+        assert fake.requests(vendor), f"nothing reached the fake {vendor}"
+    assert transcript.engine == vendor
+    rows = list(transcript.segments.order_by("seq"))
+    assert [r.speaker for r in rows] == ["agent", "caller"]
+    assert rows[0].text.lower().startswith("thank you")
+    assert rows[1].start == pytest.approx(3.0, abs=0.3)
+
+
+def test_a_hosted_engine_without_credentials_says_what_to_set(tmp_path) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    with (
+        override_settings(TRANSCRIPTION_ENGINE="deepgram", DEEPGRAM_API_KEY=""),
+        pytest.raises(TranscriptionError, match="DEEPGRAM_API_KEY"),
+    ):
+        call_transcribe(call_id=call.pk)

@@ -1,0 +1,243 @@
+"""Live transcription load: how many calls one worker core keeps under the latency target.
+
+A driver plays N stereo calls in real time to one live worker process over the same wire
+the ingest uses (audio batched every 200 ms, as the ingest's ticker does), and times every
+final from the end of its speech (the utterance's end in the audio, less the VAD's padding)
+to its arrival. N grows until the 95th percentile passes the target or finals go missing.
+The worker is pinned to one core where the OS allows, the driver to another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from streaming.transcription import live_protocol as wire
+from streaming.transcription.segmenter import SegmenterConfig
+
+TICK_SECONDS = 0.2
+PAD_SECONDS = SegmenterConfig().pad_ms / 1000
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass
+class LiveRound:
+    calls: int
+    finals: int = 0
+    partials: int = 0
+    latencies: list[float] = field(default_factory=list)
+    worker_cpu: float = 0.0  # cores used by the worker while the round ran
+
+    def percentile(self, q: float) -> float | None:
+        if not self.latencies:
+            return None
+        return float(np.percentile(self.latencies, q))
+
+    def summary(self) -> str:
+        p50, p95 = self.percentile(50), self.percentile(95)
+        return (
+            f"{self.calls} live calls: {self.finals} finals, {self.partials} partials, latency "
+            f"p50 {p50 if p50 is None else round(p50, 2)} s, p95 "
+            f"{p95 if p95 is None else round(p95, 2)} s, worker cpu {self.worker_cpu:.0%}"
+        )
+
+
+async def drive(
+    *, port: int, left: np.ndarray, right: np.ndarray, calls: int, stagger: float = 0.37
+) -> LiveRound:
+    """Play ``calls`` copies of a stereo call (staggered starts) and time their finals."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    result = LiveRound(calls=calls)
+    starts: dict[int, float] = {}
+    expected_streams = 2 * calls
+    closed = 0
+    done = asyncio.Event()
+
+    async def receive() -> None:
+        nonlocal closed
+        while True:
+            message = await wire.read_message(reader)
+            if message is None:
+                break
+            data = wire.decode_json(message[1])
+            now = time.monotonic()
+            if data.get("closed"):
+                closed += 1
+                if closed == expected_streams:
+                    done.set()
+                continue
+            if not data["is_final"]:
+                result.partials += 1
+                continue
+            result.finals += 1
+            spoken_until = starts[data["stream"]] + float(data["end"]) - PAD_SECONDS
+            result.latencies.append(now - spoken_until)
+
+    async def play(index: int) -> None:
+        await asyncio.sleep(index * stagger)
+        streams = (2 * index + 1, 2 * index + 2)
+        for stream, speaker in zip(streams, ("agent", "caller"), strict=True):
+            writer.write(
+                wire.encode_json(
+                    wire.OPEN,
+                    {
+                        "stream": stream,
+                        "call": f"bench-{index}",
+                        "speaker": speaker,
+                        "start_sample": 0,
+                    },
+                )
+            )
+        begin = time.monotonic()
+        for stream in streams:
+            starts[stream] = begin
+        step = int(TICK_SECONDS * 8000)
+        for offset in range(0, len(left), step):
+            # real time: send a tick's audio once it has "happened"
+            await asyncio.sleep(max(0.0, begin + (offset + step) / 8000 - time.monotonic()))
+            for stream, channel in zip(streams, (left, right), strict=True):
+                writer.write(wire.encode_audio(stream, offset, channel[offset : offset + step]))
+        for stream in streams:
+            writer.write(wire.encode_end(stream))
+
+    receiver = asyncio.create_task(receive())
+    await asyncio.gather(*(play(i) for i in range(calls)))
+    try:
+        await asyncio.wait_for(done.wait(), 120)
+    finally:
+        receiver.cancel()
+        writer.close()
+    return result
+
+
+def live_worker_start(
+    *,
+    port: int | None = None,
+    partials: bool,
+    stdout: int | IO[bytes] = subprocess.DEVNULL,
+    cpu: int | None = None,
+) -> tuple[subprocess.Popen, int]:
+    """A live worker subprocess on loopback, once it accepts connections; and its port.
+
+    The worker loads and checks its model before it listens, so this waits up to 120 s.
+    ``stdout`` takes its output and errors; ``cpu`` pins it to that core where the OS
+    allows. It runs in a session of its own: ``live_worker_stop`` signals the whole group.
+    """
+    if port is None:
+        port = _free_port()
+    process = subprocess.Popen(
+        [
+            *_pin(cpu),
+            sys.executable,
+            "-m",
+            "streaming.transcription.live_worker",
+            "--port",
+            str(port),
+            "--partials" if partials else "--no-partials",
+        ],
+        cwd=PROJECT_DIR,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_port(port, process)
+    except BaseException:
+        live_worker_stop(process)
+        raise
+    return process, port
+
+
+def live_worker_stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the worker's process group, then SIGKILL if it is still there after 20 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=20)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the live worker exited while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)  # readiness probe
+    raise RuntimeError("the live worker did not start listening within 120 s")
+
+
+def _pin(cpu: int | None) -> list[str]:
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return []
+    return ["taskset", "-c", str(cpu)] if _has_taskset() else []
+
+
+def _has_taskset() -> bool:
+    from shutil import which
+
+    return which("taskset") is not None
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def live_capacity(
+    *,
+    left: np.ndarray,
+    right: np.ndarray,
+    target_p95: float = 1.5,
+    max_calls: int = 16,
+    partials: bool = False,
+    worker_cpu: int | None = 0,
+    log=print,
+) -> tuple[LiveRound | None, list[LiveRound]]:
+    """The largest round meeting the target, and every round run (calls 1, 2, 3, …)."""
+    process, port = live_worker_start(partials=partials, cpu=worker_cpu)
+    try:
+        if worker_cpu is not None and hasattr(os, "sched_setaffinity"):
+            others = os.sched_getaffinity(0) - {worker_cpu}
+            if others:
+                os.sched_setaffinity(0, others)
+        rounds: list[LiveRound] = []
+        best = None
+        calls = 1
+        while calls <= max_calls:
+            before = _cpu_seconds(process.pid)
+            started = time.monotonic()
+            result = asyncio.run(drive(port=port, left=left, right=right, calls=calls))
+            result.worker_cpu = (_cpu_seconds(process.pid) - before) / (time.monotonic() - started)
+            rounds.append(result)
+            log("  " + result.summary())
+            p95 = result.percentile(95)
+            if p95 is None or p95 >= target_p95:
+                break
+            best = result
+            calls = calls + 1 if calls < 4 else calls + 2
+        return best, rounds
+    finally:
+        live_worker_stop(process)
