@@ -14,9 +14,9 @@ import httpx
 import psycopg
 import pytest
 import websockets
-from streaming.transcription.speechset import word_error_rate
 
 from streaming.simulator import SimulationConfig, load_wav, simulate
+from streaming.transcription.speechset import word_error_rate
 from tests.helpers import manage
 from tests.streaming.ingest_server import IngestServer, ingest_server_env
 from tests.streaming.transcription.conftest import FIXTURES
