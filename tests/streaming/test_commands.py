@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from ringadmin.calls.models import CallStatus
+from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.models import AuditEvent, AuditEventType
 from streaming.management.commands.streaming_profile import Command as ProfileCommand
 from streaming.management.subcommands import arg, subcommand
@@ -72,6 +72,7 @@ CALL_KEYS = {
     "end_reason",
     "recording_path",
     "stream_stats",
+    "transcripts",
 }
 
 
@@ -414,3 +415,35 @@ def test_calls_show_unknown_call_or_session(calls) -> None:
         run("calls", "show", "c-1", "--session", "9")
     with pytest.raises(CommandError, match="required: CALL_ID"):
         run("calls", "show")
+
+
+def test_calls_show_lists_the_transcripts(calls) -> None:
+    from streaming.models import Transcript, TranscriptKind, TranscriptSegment, TranscriptStatus
+
+    call = Call.objects.get(ringcx_call_id="c-1", session_id="1")
+    transcript = Transcript.objects.create(
+        call=call,
+        kind=TranscriptKind.POST_CALL,
+        engine="whisper",
+        model="tiny.en",
+        status=TranscriptStatus.DONE,
+        progress=1.0,
+    )
+    TranscriptSegment.objects.create(
+        transcript=transcript, seq=1, speaker="agent", start=0.0, end=1.0, text="hello"
+    )
+    [shown, _other_session] = run_json("calls", "show", "c-1")
+    assert shown["transcripts"] == [
+        {
+            "kind": "post_call",
+            "engine": "whisper",
+            "model": "tiny.en",
+            "status": "done",
+            "progress": 1.0,
+            "segments": 1,
+            "error": "",
+        }
+    ]
+    assert "transcript  after the call: whisper (tiny.en), done, 1 turn(s)" in run(
+        "calls", "show", "c-1"
+    )

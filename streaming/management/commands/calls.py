@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.db.models import Count, Prefetch
 
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.calls.stream_stats import (
@@ -25,6 +26,7 @@ from streaming.management.subcommands import (
     table,
     utc_text,
 )
+from streaming.models import Transcript
 
 DEFAULT_LIMIT = 20
 PERSPECTIVE_COLUMNS = tuple((key, short) for key, _, short in PERSPECTIVE_FIELDS)
@@ -51,7 +53,31 @@ def call_as_dict(call: Call) -> dict[str, Any]:
         "end_reason": call.end_reason,
         "recording_path": call.recording_path,
         "stream_stats": call.stream_stats or {},
+        "transcripts": [
+            {
+                "kind": t.kind,
+                "engine": t.engine,
+                "model": t.model,
+                "status": t.status,
+                "progress": t.progress,
+                "segments": t.segment_count,
+                "error": t.error,
+            }
+            for t in call.transcripts.all()
+        ],
     }
+
+
+def with_transcripts(calls):
+    """Calls with their transcripts (and segment counts) in two queries, not one per call."""
+    return calls.prefetch_related(
+        Prefetch(
+            "transcripts",
+            queryset=Transcript.objects.annotate(segment_count=Count("segments")).order_by(
+                "kind", "created_at"
+            ),
+        )
+    )
 
 
 def frames_summary(stats: dict[str, Any]) -> str:
@@ -87,7 +113,7 @@ class Command(SubcommandsCommand):
         ),
     )
     def list_calls(self, options: dict[str, Any]) -> None:
-        calls = Call.objects.order_by("-started_at", "-id")
+        calls = with_transcripts(Call.objects.order_by("-started_at", "-id"))
         if options["live"]:
             calls = calls.filter(status=CallStatus.LIVE)
         found = list(calls[: options["limit"]])
@@ -124,7 +150,9 @@ class Command(SubcommandsCommand):
     )
     def show_call(self, options: dict[str, Any]) -> None:
         call_id, session = options["ringcx_call_id"], options["session"]
-        calls = Call.objects.filter(ringcx_call_id=call_id).order_by("started_at", "id")
+        calls = with_transcripts(
+            Call.objects.filter(ringcx_call_id=call_id).order_by("started_at", "id")
+        )
         if session is not None:
             calls = calls.filter(session_id=session)
         found = list(calls)
@@ -151,6 +179,12 @@ class Command(SubcommandsCommand):
             f"  product     {call.product_type or '-'} {call.product_id}".rstrip(),
             f"  end reason  {call.end_reason or '-'}",
             f"  recording   {call.recording_path or '-'}",
+            *(
+                f"  transcript  {t.get_kind_display().lower()}: {t.engine} ({t.model}), "
+                f"{t.get_status_display().lower()}, {t.segment_count} turn(s)"
+                + (f", {t.error}" if t.error else "")
+                for t in call.transcripts.all()
+            ),
         ]
         if not stats:
             lines.append("  stream      no statistics (demo call, or nothing received yet)")
