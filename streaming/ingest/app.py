@@ -261,7 +261,9 @@ class IngestConnection:
         if live is None or live.finalizing:
             live = self._open_call(key, start)
         else:  # a second socket of the call, or a reconnect: mark it live again
-            self.runtime.spawn(self._record_start(live, start, new_recording=False))
+            live.record_writes.add(
+                self.runtime.spawn(self._record_start(live, start, new_recording=False))
+            )
         live.connections.add(self)
         self.runtime.note_arriving(self._arriving_key, self, present=False)
         live.orphaned_since = None
@@ -286,7 +288,9 @@ class IngestConnection:
         live = LiveCall(key=key, call_pk=None, pipeline=pipeline, started_at=now, last_media=now)
         self.runtime.live[key] = live
         self.runtime.transcription_attach(live)
-        self.runtime.spawn(self._record_start(live, start, new_recording=True, started=started))
+        live.record_writes.add(
+            self.runtime.spawn(self._record_start(live, start, new_recording=True, started=started))
+        )
         logger.info("call started: recording to %s", path)
         return live
 

@@ -68,6 +68,9 @@ class LiveCall:
     last_event: float = 0.0
     db_ready: asyncio.Event = field(default_factory=asyncio.Event)
     transcript: LiveTranscriptState | None = None
+    # Background writes of the call row at Start (first socket, reconnects): the final record
+    # waits for them, or a reconnect's "live again" could land after it.
+    record_writes: set[asyncio.Task] = field(default_factory=set)
 
     @property
     def group(self) -> str:
@@ -250,6 +253,8 @@ class IngestRuntime:
             logger.error("the recording could not be flushed to disk: %s", exc)
         try:
             await asyncio.wait_for(live.db_ready.wait(), timeout=30)
+            if live.record_writes:
+                await asyncio.wait(live.record_writes, timeout=30)
             await in_db_thread(call_finalize)(
                 call_id=live.call_pk,
                 status=status,

@@ -497,6 +497,45 @@ async def test_reconnect_during_the_call_continues_the_same_recording(profile) -
     assert np.array_equal(left, np.concatenate([mulaw.decode(f) for f in frames["Participant"]]))
 
 
+async def test_a_slow_reconnect_write_never_lands_after_the_final_record(
+    profile, monkeypatch
+) -> None:
+    """Regression: the reconnect's "live again" write ran in the background and, when slower
+    than the call's end, overwrote the final record with status live."""
+    import threading
+    import time
+
+    from streaming.ingest import app as ingest_app
+
+    real_call_start = ingest_app.call_start
+    resumed = threading.Event()
+
+    def slow_resume(**kwargs):
+        if kwargs["new_recording"]:
+            return real_call_start(**kwargs)
+        time.sleep(0.5)  # a busy database, in the ingest's database thread
+        try:
+            return real_call_start(**kwargs)
+        finally:
+            resumed.set()
+
+    monkeypatch.setattr(ingest_app, "call_start", slow_resume)
+    first = communicator(headers=bearer(profile.secret))
+    assert (await first.connect())[0]
+    await first.send_to(text_data=start_message())
+    await first.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    await started_call()
+    await first.disconnect()
+    second = communicator(headers=bearer(profile.secret))
+    assert (await second.connect())[0]
+    await second.send_to(text_data=start_message())
+    await second.send_to(text_data=media("Participant", 2, b"\x02" * 160))
+    await second.send_to(text_data=STOP)
+    assert (await second.receive_output(timeout=10))["code"] == 1000
+    assert await asyncio.to_thread(resumed.wait, 10)  # whenever it lands, it landed first
+    assert (await get_call()).status == CallStatus.COMPLETED
+
+
 async def test_dropped_socket_without_reconnect_ends_incomplete(profile) -> None:
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
