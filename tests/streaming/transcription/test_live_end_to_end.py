@@ -92,7 +92,13 @@ def test_live_lines_reach_a_supervisor_then_stay_stored(tmp_path, live_worker) -
                     if message["is_final"]:
                         heard_until[message["speaker"]] = message["end"]
         report = await streaming
-        return lines, (report, pk)
+        # Finals are stored in batches (every ingest tick): all of them, in time order.
+        finals = [line["speaker"] for line in lines if line["is_final"]]
+        deadline = time.monotonic() + 15
+        while (stored := await asyncio.to_thread(_stored_speakers, server, pk)) != finals:
+            assert time.monotonic() < deadline, f"stored {stored}, received {finals}"
+            await asyncio.sleep(0.1)  # polling the database for the batch
+        return lines, report
 
     try:
         lines, report = asyncio.run(scenario())
