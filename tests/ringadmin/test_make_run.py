@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -34,9 +35,17 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
-def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path) -> None:
-    port = free_port()
+@pytest.mark.parametrize("live_port_taken", [False, True], ids=["all-up", "live-port-taken"])
+def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_taken) -> None:
+    """Also: a live transcription worker that cannot start (its port taken) does not take the
+    application down with it."""
+    port, live_port = free_port(), free_port()
+    squatter = socket.socket()
+    if live_port_taken:
+        squatter.bind(("127.0.0.1", live_port))
+        squatter.listen()
     env = project_env(
+        LIVE_TRANSCRIPTION_WORKERS=f"127.0.0.1:{live_port}",
         PORT=str(port),
         VAR_DIR=str(tmp_path),
         DATABASE_URL=None,
@@ -59,7 +68,12 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path) -> None:
     reader = threading.Thread(target=lambda: output.extend(make.stdout), daemon=True)
     reader.start()
     try:
-        health = wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=240)
+        try:
+            health = wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=240)
+        except TimeoutError as exc:
+            raise AssertionError(
+                f"make run never became healthy:\n{''.join(output)[-4000:]}"
+            ) from exc
         body = health.json()
         assert body["dependencies"]["database"]["backend"] == "sqlite"
         assert body["dependencies"]["channel_layer"]["backend"] == "InMemoryChannelLayer"
@@ -111,9 +125,12 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path) -> None:
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         make.wait(timeout=60)
         reader.join(timeout=5)
+        squatter.close()
     text = "".join(output)
-    pids = [int(p) for p in re.findall(r"started \w+ \(pid (\d+)\)", text)]
-    assert len(pids) == 3, text
+    assert ("live transcription is off until a restart" in text) == live_port_taken, text
+    pids = [int(p) for p in re.findall(r"started [\w-]+ \(pid (\d+)\)", text)]
+    # web, Celery worker and beat, and the live transcription worker
+    assert len(pids) == 4, text
     assert "all processes stopped" in text
     assert not [pid for pid in pids if _pid_alive(pid)]
     assert (tmp_path / "ringadmin.sqlite3").exists()

@@ -24,6 +24,10 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen | None = None
+    # An optional child (a live transcription worker) may stop without stopping the application:
+    # calls are still recorded, and transcribed after they end.
+    optional: bool = False
+    gone: bool = False  # an optional child that stopped (reported once)
 
 
 class Command(BaseCommand):
@@ -83,6 +87,7 @@ class Command(BaseCommand):
                     str(settings.LIVE_TRANSCRIPTION_BEAM_SIZE),
                     "--partials" if settings.LIVE_TRANSCRIPTION_PARTIALS else "--no-partials",
                 ],
+                optional=True,
             )
             for index, (host, port) in enumerate(addresses, start=1)
         ]
@@ -190,11 +195,20 @@ class Command(BaseCommand):
         while not stopping:
             for child in children:
                 code = child.process.poll()
-                if code is not None:
-                    self.stderr.write(f"{child.name} exited with code {code}; stopping the rest")
-                    exit_code = code or 1
-                    stopping = True
-                    break
+                if code is None or child.gone:
+                    continue
+                if child.optional:
+                    child.gone = True
+                    self.stderr.write(
+                        f"{child.name} exited with code {code}: live transcription is off until "
+                        "a restart (is its port in use?); calls are still recorded and "
+                        "transcribed after they end"
+                    )
+                    continue
+                self.stderr.write(f"{child.name} exited with code {code}; stopping the rest")
+                exit_code = code or 1
+                stopping = True
+                break
             else:
                 time.sleep(0.2)
         self._stop_all(children)
