@@ -55,7 +55,17 @@ class LiveRound:
 async def drive(
     *, port: int, left: np.ndarray, right: np.ndarray, calls: int, stagger: float = 0.37
 ) -> LiveRound:
-    """Play ``calls`` copies of a stereo call (staggered starts) and time their finals."""
+    """Play ``calls`` copies of a stereo call and time their finals.
+
+    Real calls are not in step: copy ``i`` starts at a pause about ``i/calls`` of the way into
+    the call (and wraps round), so utterances end at spread-out moments, not all at once.
+    """
+    pauses = quiet_points(left, right)
+    length = len(left)
+    offsets = [
+        min(pauses, key=lambda p, i=i: abs(p - i * length // calls)) if pauses else 0
+        for i in range(calls)
+    ]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     result = LiveRound(calls=calls)
     starts: dict[int, float] = {}
@@ -85,6 +95,7 @@ async def drive(
 
     async def play(index: int) -> None:
         await asyncio.sleep(index * stagger)
+        own_left, own_right = np.roll(left, -offsets[index]), np.roll(right, -offsets[index])
         streams = (2 * index + 1, 2 * index + 2)
         for stream, speaker in zip(streams, ("agent", "caller"), strict=True):
             writer.write(
@@ -105,7 +116,7 @@ async def drive(
         for offset in range(0, len(left), step):
             # real time: send a tick's audio once it has "happened"
             await asyncio.sleep(max(0.0, begin + (offset + step) / 8000 - time.monotonic()))
-            for stream, channel in zip(streams, (left, right), strict=True):
+            for stream, channel in zip(streams, (own_left, own_right), strict=True):
                 writer.write(wire.encode_audio(stream, offset, channel[offset : offset + step]))
         for stream in streams:
             writer.write(wire.encode_end(stream))
@@ -167,6 +178,22 @@ def live_worker_stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=20)
+
+
+def quiet_points(left: np.ndarray, right: np.ndarray, *, pause_seconds: float = 0.5) -> list[int]:
+    """Sample positions in the middle of pauses where neither party speaks."""
+    block = 400  # 50 ms
+    count = min(len(left), len(right)) // block
+    loud = np.zeros(count, dtype=bool)
+    for channel in (left, right):
+        frames = channel[: count * block].astype(np.float32).reshape(count, block)
+        loud |= np.sqrt(np.mean(frames**2, axis=1)) > 300
+    points, run = [], 0
+    for index, is_loud in enumerate(loud):
+        run = 0 if is_loud else run + 1
+        if run == int(pause_seconds * 8000 / block):
+            points.append((index - run // 2) * block)
+    return points
 
 
 def _free_port() -> int:

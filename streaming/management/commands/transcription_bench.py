@@ -138,9 +138,11 @@ class Command(BaseCommand):
         }
 
     def _live(self, call, options) -> dict:
-        from streaming.transcription.live_bench import live_capacity
+        from streaming.transcription.live_bench import live_capacity, quiet_points
 
-        limit = int(options["live_seconds"] * 8000)
+        # End the live calls in a pause, not in the middle of a word.
+        wanted = int(options["live_seconds"] * 8000)
+        limit = max((p for p in quiet_points(call.left, call.right) if p <= wanted), default=wanted)
         self._say(
             f"live: {options['live_seconds']:.0f} s calls on one worker core, adding calls until "
             f"p95 latency reaches {options['target_p95']} s"

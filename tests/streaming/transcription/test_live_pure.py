@@ -156,3 +156,16 @@ def test_segments_are_cut_where_words_pause_so_the_other_speaker_fits_between() 
         ("caller", "sure"),
     ]
     assert turns[2].segment.start == 17.1
+
+
+def test_benchmark_calls_start_in_pauses_where_nobody_speaks() -> None:
+    from streaming.transcription.live_bench import quiet_points
+
+    left = np.zeros(8000 * 6, dtype=np.int16)
+    right = np.zeros(8000 * 6, dtype=np.int16)
+    left[8000 : 8000 * 2] = 5000  # agent speaks 1-2 s
+    right[8000 * 3 : 8000 * 4] = 5000  # caller speaks 3-4 s
+    points = [p / 8000 for p in quiet_points(left, right)]
+    assert len(points) == 3
+    assert points[1] == pytest.approx(2.5, abs=0.3)  # between the two turns
+    assert all(not (1 <= p < 2 or 3 <= p < 4) for p in points)
