@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from streaming.transcription import live_protocol as wire
+from streaming.transcription.engines.base import UtteranceEngine
 from streaming.transcription.engines.whisper import WhisperConfig, WhisperEngine
 from streaming.transcription.resample import Upsampler2x
 from streaming.transcription.segmenter import SegmenterConfig, Utterance, UtteranceSegmenter
@@ -72,7 +73,9 @@ class Job:
 
 
 class LiveWorker:
-    def __init__(self, config: WorkerConfig | None = None, *, engine=None) -> None:
+    def __init__(
+        self, config: WorkerConfig | None = None, *, engine: UtteranceEngine | None = None
+    ) -> None:
         self.config = config or WorkerConfig()
         self.engine = engine or WhisperEngine(self.config.whisper)
         self._jobs: asyncio.PriorityQueue[Job] = asyncio.PriorityQueue()
@@ -83,7 +86,7 @@ class LiveWorker:
 
     def warm_up(self) -> None:
         """Load (and verify) the model before the first call needs it."""
-        self.engine.transcribe_16k(np.zeros(16000, dtype=np.float32), vad_filter=False)
+        self.engine.transcribe_utterance(np.zeros(16000, dtype=np.float32))
 
     # --- connections ----------------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -199,9 +202,8 @@ class LiveWorker:
                     continue
                 segments = await loop.run_in_executor(
                     self._executor,
-                    lambda audio=job.utterance.audio: self.engine.transcribe_16k(
-                        audio, vad_filter=False, word_timestamps=False, live=True
-                    ),
+                    self.engine.transcribe_utterance,
+                    job.utterance.audio,
                 )
                 self.decoded["final" if job.priority == FINAL else "partial"] += 1
                 self._send_result(job, segments)

@@ -143,20 +143,13 @@ def _has_audio(samples: np.ndarray) -> bool:
 # --- live --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LiveResult:
-    """One live line: a partial (replaced later) or a final, on one channel."""
+@runtime_checkable
+class UtteranceEngine(Protocol):
+    """Live use. A live worker segments each channel by voice activity itself
+    (:mod:`streaming.transcription.segmenter`) and asks the engine for one utterance at a time:
+    the final when its speaker pauses, partials of the growing utterance while they speak."""
 
-    text: str
-    start: float
-    end: float
-    is_final: bool
-    words: tuple[Word, ...] = ()
+    info: EngineInfo
 
-
-class LiveRecognizer(Protocol):
-    """Live recognition of one channel: feed audio as it arrives; results come back."""
-
-    def feed(self, samples: np.ndarray) -> list[LiveResult]: ...
-
-    def finish(self) -> list[LiveResult]: ...
+    def transcribe_utterance(self, audio_16k: np.ndarray) -> list[Segment]:
+        """One utterance, ``float32`` at 16 kHz; times from its start."""

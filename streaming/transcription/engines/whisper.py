@@ -161,6 +161,10 @@ class WhisperEngine:
         samples = upsample_to_16k(np.asarray(audio, dtype=np.int16))
         return self.transcribe_16k(samples, progress=progress)
 
+    def transcribe_utterance(self, audio_16k: np.ndarray) -> list[Segment]:
+        """Live: one utterance already cut by the worker's voice activity detection."""
+        return self.transcribe_16k(audio_16k, vad_filter=False, word_timestamps=False, live=True)
+
     def transcribe_16k(
         self,
         samples: np.ndarray,
