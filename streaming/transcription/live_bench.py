@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,14 @@ from typing import IO
 
 import numpy as np
 
+from streaming.bench.processes import (
+    can_pin,
+    cpu_seconds,
+    free_port,
+    pinned_argv,
+    stop_process,
+    wait_for_port,
+)
 from streaming.transcription import live_protocol as wire
 from streaming.transcription.segmenter import SegmenterConfig
 
@@ -145,24 +151,27 @@ def live_worker_start(
     allows. It runs in a session of its own: ``live_worker_stop`` signals the whole group.
     """
     if port is None:
-        port = _free_port()
+        port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "streaming.transcription.live_worker",
+        "--port",
+        str(port),
+        "--partials" if partials else "--no-partials",
+    ]
     process = subprocess.Popen(
-        [
-            *_pin(cpu),
-            sys.executable,
-            "-m",
-            "streaming.transcription.live_worker",
-            "--port",
-            str(port),
-            "--partials" if partials else "--no-partials",
-        ],
+        pinned_argv(argv, cpu if can_pin(cpu) else None),
         cwd=PROJECT_DIR,
         stdout=stdout,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
-        _wait_for_port(port, process)
+        wait_for_port("127.0.0.1", port, timeout=120, process=process)
+    except TimeoutError as exc:
+        live_worker_stop(process)
+        raise RuntimeError(f"the live worker did not start listening: {exc}") from exc
     except BaseException:
         live_worker_stop(process)
         raise
@@ -171,13 +180,7 @@ def live_worker_start(
 
 def live_worker_stop(process: subprocess.Popen) -> None:
     """SIGTERM to the worker's process group, then SIGKILL if it is still there after 20 s."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
+    stop_process(process, timeout=20)
 
 
 def quiet_points(left: np.ndarray, right: np.ndarray, *, pause_seconds: float = 0.5) -> list[int]:
@@ -196,43 +199,6 @@ def quiet_points(left: np.ndarray, right: np.ndarray, *, pause_seconds: float = 
     return points
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the live worker exited while starting")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)  # readiness probe
-    raise RuntimeError("the live worker did not start listening within 120 s")
-
-
-def _pin(cpu: int | None) -> list[str]:
-    if cpu is None or not hasattr(os, "sched_setaffinity"):
-        return []
-    return ["taskset", "-c", str(cpu)] if _has_taskset() else []
-
-
-def _has_taskset() -> bool:
-    from shutil import which
-
-    return which("taskset") is not None
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def live_capacity(
     *,
     left: np.ndarray,
@@ -246,7 +212,7 @@ def live_capacity(
     """The largest round meeting the target, and every round run (calls 1, 2, 3, …)."""
     process, port = live_worker_start(partials=partials, cpu=worker_cpu)
     try:
-        if worker_cpu is not None and hasattr(os, "sched_setaffinity"):
+        if can_pin(worker_cpu):
             others = os.sched_getaffinity(0) - {worker_cpu}
             if others:
                 os.sched_setaffinity(0, others)
@@ -254,10 +220,10 @@ def live_capacity(
         best = None
         calls = 1
         while calls <= max_calls:
-            before = _cpu_seconds(process.pid)
+            before = cpu_seconds(process.pid)
             started = time.monotonic()
             result = asyncio.run(drive(port=port, left=left, right=right, calls=calls))
-            result.worker_cpu = (_cpu_seconds(process.pid) - before) / (time.monotonic() - started)
+            result.worker_cpu = (cpu_seconds(process.pid) - before) / (time.monotonic() - started)
             rounds.append(result)
             log("  " + result.summary())
             p95 = result.percentile(95)
