@@ -45,6 +45,31 @@ def wav_header(data_bytes: int, *, sample_rate: int = SAMPLE_RATE) -> bytes:
     )
 
 
+def wav_bytes(samples: np.ndarray, *, rate: int = SAMPLE_RATE, encoding: str = "pcm16") -> bytes:
+    """A whole WAV file in memory, of ``int16`` samples, mono (1-D) or ``(n, channels)``: for
+    uploads and fixtures (recordings are written incrementally by :class:`StereoWavWriter`).
+
+    ``encoding`` is ``"pcm16"`` or ``"mulaw"`` (G.711, format tag 7, half the size).
+    """
+    array = np.asarray(samples, dtype=np.int16)
+    channels = 1 if array.ndim == 1 else array.shape[1]
+    interleaved = array.reshape(-1)
+    if encoding == "pcm16":
+        data, tag, width, extra = interleaved.astype("<i2").tobytes(), 1, 2, b""
+    elif encoding == "mulaw":
+        data, tag, width = mulaw.encode(interleaved), 7, 1
+        extra = b"fact" + struct.pack("<II", 4, len(array))
+    else:
+        raise ValueError(f"unknown encoding {encoding!r}: pcm16 or mulaw")
+    block = channels * width
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, 8 * width)
+    if tag != 1:
+        fmt += struct.pack("<H", 0)  # cbSize: non-PCM formats carry it
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
+    body += b"data" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 @dataclass(frozen=True)
 class ChannelLevels:
     left_dbfs: float

@@ -31,7 +31,6 @@ import io
 import json
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tarfile
@@ -45,6 +44,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from streaming.audio import mulaw
+from streaming.audio.wav import wav_bytes
 
 SAMPLE_RATE = 8000
 AGENT, CALLER = "agent", "caller"
@@ -574,30 +574,6 @@ def speech_bounds(
     if len(loud) == 0:
         return 0.0, 0.0
     return float(loud[0] * frame / rate), float((loud[-1] + 1) * frame / rate)
-
-
-def wav_bytes(samples: np.ndarray, *, rate: int = SAMPLE_RATE, encoding: str = "pcm16") -> bytes:
-    """A WAV file of ``int16`` samples, mono (1-D) or multi-channel ``(n, channels)``.
-
-    ``encoding`` is ``"pcm16"`` or ``"mulaw"`` (G.711, format tag 7, half the size).
-    """
-    array = np.asarray(samples, dtype=np.int16)
-    channels = 1 if array.ndim == 1 else array.shape[1]
-    interleaved = array.reshape(-1)
-    if encoding == "pcm16":
-        data, tag, width, extra = interleaved.astype("<i2").tobytes(), 1, 2, b""
-    elif encoding == "mulaw":
-        data, tag, width = mulaw.encode(interleaved), 7, 1
-        extra = b"fact" + struct.pack("<II", 4, len(array))
-    else:
-        raise ValueError(f"unknown encoding {encoding!r}: pcm16 or mulaw")
-    block = channels * width
-    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, 8 * width)
-    if tag != 1:
-        fmt += struct.pack("<H", 0)  # cbSize: non-PCM formats carry it
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
-    body += b"data" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
-    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 # --- Synthetic call-centre dialogue ------------------------------------------------------------

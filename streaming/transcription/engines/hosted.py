@@ -8,9 +8,7 @@ exceptions (retryable or not) and groups timed words into segments. No Django he
 
 from __future__ import annotations
 
-import io
 import math
-import wave
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -21,6 +19,7 @@ from typing import Any, Self
 import httpx
 import numpy as np
 
+from streaming.audio.wav import wav_bytes as pcm_wav_bytes
 from streaming.transcription.engines.base import (
     SAMPLE_RATE,
     EngineUnavailable,
@@ -67,14 +66,7 @@ def stack_channels(*channels: np.ndarray) -> np.ndarray:
 
 def wav_bytes(*channels: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     """16-bit PCM WAV of one or more channels (interleaved, little-endian)."""
-    frames = stack_channels(*channels)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(frames.shape[1])
-        writer.setsampwidth(2)
-        writer.setframerate(sample_rate)
-        writer.writeframes(frames.astype("<i2").tobytes())
-    return buffer.getvalue()
+    return pcm_wav_bytes(stack_channels(*channels), rate=sample_rate)
 
 
 def wav_seconds_for(max_bytes: int, *, channels: int = 1, sample_rate: int = SAMPLE_RATE) -> float:
