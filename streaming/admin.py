@@ -369,6 +369,11 @@ class TranscriptSegmentInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+def may_retranscribe(request: HttpRequest) -> bool:
+    """Queuing transcription is adding transcripts: admins may, supervisors may not."""
+    return request.user.has_perm("streaming.add_transcript")
+
+
 def _retranscribe(request: HttpRequest, calls) -> None:
     queued, skipped = 0, []
     for call in calls:
@@ -439,9 +444,14 @@ class TranscriptAdmin(admin.ModelAdmin):
     def speed_display(self, obj: Transcript) -> str:
         return f"{obj.speed:.1f}x real time" if obj.speed else "-"
 
-    @admin.action(description="Re-transcribe the selected transcripts' calls", permissions=["add"])
+    @admin.action(
+        description="Re-transcribe the selected transcripts' calls", permissions=["retranscribe"]
+    )
     def retranscribe(self, request: HttpRequest, queryset: QuerySet[Transcript]) -> None:
         _retranscribe(request, [t.call for t in queryset.select_related("call")])
+
+    def has_retranscribe_permission(self, request: HttpRequest) -> bool:
+        return may_retranscribe(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -471,7 +481,7 @@ class CallWithTranscriptsAdmin(CallAdmin):
         _retranscribe(request, list(queryset))
 
     def has_retranscribe_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("streaming.add_transcript")
+        return may_retranscribe(request)
 
 
 if admin.site.is_registered(Call):

@@ -302,3 +302,24 @@ def test_a_hosted_engine_without_credentials_says_what_to_set(tmp_path) -> None:
         pytest.raises(TranscriptionError, match="DEEPGRAM_API_KEY"),
     ):
         call_transcribe(call_id=call.pk)
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_retranscribe_is_offered_in_the_transcripts_list_too(
+    engine, tmp_path, client, make_user, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """Regression: the action asked for the "add" permission, which a read-only admin never
+    grants, so it never showed in the Transcripts list."""
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    transcript = call_transcribe(call_id=call.pk).transcript
+    sent = []
+    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw))
+    client.force_login(make_user("admin"))
+    listing = client.get(reverse("admin:streaming_transcript_changelist"))
+    assert 'value="retranscribe"' in listing.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:streaming_transcript_changelist"),
+            {"action": "retranscribe", "_selected_action": [transcript.pk]},
+        )
+    assert [kw["kwargs"]["call_id"] for kw in sent] == [call.pk]
