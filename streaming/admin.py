@@ -18,6 +18,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from ringadmin.admin_readonly import ReadOnlyAdminMixin, ReadOnlyTabularInline
 from ringadmin.calls.admin import CallAdmin
 from ringadmin.calls.models import Call
 from ringadmin.logging import redact_mapping
@@ -297,7 +298,7 @@ class StreamingProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(IngestHandshake)
-class IngestHandshakeAdmin(admin.ModelAdmin):
+class IngestHandshakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What RingCX sent at the last handshakes: evidence to read, never to edit."""
 
     list_display = (
@@ -339,31 +340,11 @@ class IngestHandshakeAdmin(admin.ModelAdmin):
     def header_names_display(self, obj: IngestHandshake) -> str:
         return ", ".join(str(name) for name in obj.header_names or []) or "-"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 # --- transcripts -------------------------------------------------------------------------------
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class TranscriptSegmentInline(ReadOnlyInline):
+class TranscriptSegmentInline(ReadOnlyTabularInline):
     model = TranscriptSegment
     fields = ("seq", "speaker", "start", "end", "text", "confidence")
     readonly_fields = fields
@@ -397,7 +378,7 @@ def _retranscribe(request: HttpRequest, calls) -> None:
 
 
 @admin.register(Transcript)
-class TranscriptAdmin(admin.ModelAdmin):
+class TranscriptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: transcripts are written by the transcription task only."""
 
     list_display = (
@@ -453,17 +434,8 @@ class TranscriptAdmin(admin.ModelAdmin):
     def has_retranscribe_permission(self, request: HttpRequest) -> bool:
         return may_retranscribe(request)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class TranscriptInline(ReadOnlyInline):
+class TranscriptInline(ReadOnlyTabularInline):
     model = Transcript
     fields = ("kind", "engine", "model", "status", "progress", "error", "updated_at")
     readonly_fields = fields

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from ringadmin.admin_readonly import ReadOnlyAdminMixin
 from ringadmin.calls.models import Call
 from ringadmin.calls.stream_stats import PERSPECTIVE_FIELDS, stats_mapping, stats_perspectives
 
@@ -75,7 +76,7 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Calls are written by the ingest; admins look, they do not edit or delete."""
 
     list_display = (
@@ -137,12 +138,3 @@ class CallAdmin(admin.ModelAdmin):
             head,
             body,
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
-        return False

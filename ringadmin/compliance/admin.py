@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from ringadmin.admin_readonly import ReadOnlyAdminMixin
 from ringadmin.compliance.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail is read-only everywhere, admin included."""
 
     list_display = (
@@ -21,12 +22,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_select_related = ("actor",)
     date_hierarchy = "occurred_at"
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
