@@ -27,11 +27,16 @@ _SECRET_IN_TEXT = re.compile(
     r"""[\w-]*["']?\s*[=:]\s*)(?P<quote>["']?)(?:Bearer\s+)?[^\s"'&,;}]+""",
     re.I,
 )
+# Words every match contains: a substring test lets most lines skip the slower pattern.
+_SECRET_HINTS = ("secret", "token", "passw", "authorization", "assertion", "api", "jwt")
 REDACTED = "[redacted]"
 
 
 def redact_text(text: str) -> str:
     """Mask the value of every secret-looking ``key=value`` in free text."""
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _SECRET_HINTS):
+        return text
     return _SECRET_IN_TEXT.sub(lambda m: f"{m.group('key')}{m.group('quote')}{REDACTED}", text)
 
 

@@ -125,12 +125,16 @@ def main(argv: list[str] | None = None) -> None:
     if server == "websockets":
         import asyncio
 
-        from streaming.ingest.app import ingest_application
-        from streaming.ingest.ws_server import WebsocketsIngestServer
+        from streaming.ingest.ws_server import IngestServer
 
-        ingest = WebsocketsIngestServer(ingest_application, max_size=max_size)
+        ingest = IngestServer(max_size=max_size)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(ingest.serve_forever(args.host, args.port))
+            try:
+                import uvloop
+            except ImportError:  # the uvicorn extra is not installed: asyncio's own loop
+                asyncio.run(ingest.serve_forever(args.host, args.port))
+            else:
+                uvloop.run(ingest.serve_forever(args.host, args.port))
         return
     if server == "uvicorn":
         import uvicorn

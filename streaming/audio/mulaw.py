@@ -22,6 +22,14 @@ def _decode_code(code: int) -> int:
 DECODE_TABLE: np.ndarray = np.array([_decode_code(c) for c in range(256)], dtype=np.int16)
 
 
+# Both channels at once: a pair of codes (left in the low byte, right in the high byte, as two
+# interleaved mu-law bytes read little-endian) → one little-endian stereo PCM16 frame.
+PAIR_DECODE_TABLE: np.ndarray = (
+    (DECODE_TABLE.astype(np.uint16).astype(np.uint32)[None, :] << 16)
+    | DECODE_TABLE.astype(np.uint16).astype(np.uint32)[:, None]
+).T.reshape(-1)
+
+
 def decode(payload: bytes | bytearray | memoryview) -> np.ndarray:
     """mu-law bytes → int16 samples."""
     return DECODE_TABLE[np.frombuffer(payload, dtype=np.uint8)]

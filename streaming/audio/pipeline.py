@@ -64,6 +64,7 @@ class Track:
     last_written_sequence: int | None = None
     stopped: bool = False
     _lengths: dict[int, int] = field(default_factory=dict)
+    _lengths_settled: bool = False
 
     @property
     def placed(self) -> bool:
@@ -90,7 +91,10 @@ class Track:
 
     def note_length(self, length: int) -> None:
         """Track the usual frame length (the most common among the first frames)."""
+        if self._lengths_settled:
+            return
         if len(self._lengths) > 8 or sum(self._lengths.values()) > 200:
+            self._lengths_settled = True
             return
         self._lengths[length] = self._lengths.get(length, 0) + 1
         self.frame_bytes = max(self._lengths, key=self._lengths.__getitem__)
@@ -142,6 +146,7 @@ class CallPipeline:
         self.lag = LagHistogram()
         self.errors: dict[str, int] = {}
         self._lag_samples = int(self.config.commit_lag_seconds * SAMPLE_RATE)
+        self._paired = False
         self.closed = False
 
     # --- sockets ----------------------------------------------------------------------------
@@ -176,18 +181,19 @@ class CallPipeline:
     # --- input ------------------------------------------------------------------------------
     def media(self, feed: SocketFeed, message: Media, now: float) -> None:
         perspective = message.perspective
+        sequence = message.sequence
+        payload = message.payload
         track = self.tracks[perspective]
         track.frames_received += 1
-        track.bytes += len(message.payload)
-        track.note_arrival(message.sequence, now)
+        track.bytes += len(payload)
+        if not self._paired:  # arrival times matter only until both legs are placed
+            track.note_arrival(sequence, now)
         if track.feed is None:
             track.feed = feed
         if track.first_sequence is None:
-            track.first_sequence = message.sequence
+            track.first_sequence = sequence
         feed.perspectives.add(perspective)
-        out = feed.sequencer.push(
-            perspective, message.sequence, (message.payload, message.sent_at), now
-        )
+        out = feed.sequencer.push(perspective, sequence, (payload, message.sent_at), now)
         if out:
             self._place_all(out, now)
 
@@ -274,13 +280,17 @@ class CallPipeline:
                 self.lag.add((now - sent_at) * 1000)
         track.next_sample = start + length
         track.last_sequence = entry.sequence
-        track.note_released(entry.sequence)
+        if not self._paired:
+            track.note_released(entry.sequence)
         if self.taps:
             self._tap(track.perspective, start, payload, length)
 
     def _set_offset(self, track: Track, offset_frames: int) -> None:
         track.offset_frames = max(0, offset_frames)
         track.next_sample = track.offset_frames * track.frame_bytes
+        # Both legs placed: no offset is ever decided again, so the per-frame arrival and
+        # position bookkeeping that decisions read can stop.
+        self._paired = all(t.placed for t in self.tracks.values())
 
     def _decide_waiting(self, now: float | None, *, force: bool) -> None:
         for track in self.tracks.values():

@@ -7,9 +7,10 @@ and a human message; nothing here can take the connection down.
 from __future__ import annotations
 
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 PARTICIPANT = "Participant"  # the agent: left channel
 CONFERENCE = "Conference"  # the caller and every other leg: right channel
@@ -150,8 +151,8 @@ def is_supported_audio(start: Start) -> bool:
 def parse(text: str | bytes) -> Message:
     """One frame → one message, or ``ProtocolError``."""
     try:
-        obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:  # also invalid UTF-8
         raise ProtocolError("malformed_json", "frame is not valid JSON") from None
     if not isinstance(obj, dict):
         raise ProtocolError("malformed_json", "frame is not a JSON object")

@@ -112,6 +112,31 @@ class ReorderBuffer(Generic[T]):
             self._end_hold()
         return released + self._release()
 
+    def take_next(self, sequence: int, counters: Counters) -> bool:
+        """The usual case, without the bookkeeping: ``sequence`` is exactly the next number
+        and nothing waits, so it is released at once. True when taken (the caller writes it);
+        False: use :meth:`push`, which handles every other case."""
+        max_seen = self.max_seen
+        if (
+            sequence != self.next_sequence
+            or self.pending
+            or self._holding
+            or self.first_sequence is None
+            or (
+                max_seen is not None
+                and (sequence <= max_seen or sequence > max_seen + self.max_jump)
+            )
+        ):
+            return False
+        if self._restart_run:
+            self._restart_run = []
+        counters.received += 1
+        self.max_seen = sequence
+        self._written[sequence % _RECENT] = sequence
+        self.next_sequence = sequence + 1
+        self.last_released = sequence
+        return True
+
     def expire(self, now: float) -> list[Release[T]]:
         """Time-based release: nothing waits longer than ``window_seconds``."""
         if not self.pending:

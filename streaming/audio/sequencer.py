@@ -78,12 +78,20 @@ class SocketSequencer:
             self.first_sequence[perspective] = sequence
         if sequence > self.last_sequence.get(perspective, -1):
             self.last_sequence[perspective] = sequence
-        if self.mode == PER_SOCKET:
-            self._owners[sequence % _OWNERS] = (sequence, perspective)
-            releases = self._global.push(sequence, item, now, self.counters[perspective])
-            return self._from_global(releases)
-        if self.mode == PER_PERSPECTIVE:
+        mode = self.mode
+        if mode == PER_PERSPECTIVE:
+            buffer = self._buffers.get(perspective)
+            if buffer is not None and buffer.take_next(sequence, self.counters[perspective]):
+                return [Out(perspective, sequence, item)]  # in order: the usual frame
             return self._push_own(perspective, sequence, item, now)
+        if mode == PER_SOCKET:
+            self._owners[sequence % _OWNERS] = (sequence, perspective)
+            counters = self.counters[perspective]
+            if self._global.take_next(sequence, counters):
+                self._released_real[perspective] += 1
+                return [Out(perspective, sequence, item)]
+            releases = self._global.push(sequence, item, now, counters)
+            return self._from_global(releases)
         return self._push_undetermined(perspective, sequence, item, now)
 
     def expire(self, now: float) -> list[Out]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,24 +72,57 @@ class IngestConnection:
 
     # --- lifecycle --------------------------------------------------------------------------
     async def run(self) -> None:
+        """The ASGI server's side: wait for each message and hand it to :meth:`on_message`."""
         message = await self.receive()
         if message["type"] != "websocket.connect":
             return
-        if not await self._admit():
+        if not await self.open():
             return
+        receive = self.receive
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    return
+                if kind != "websocket.receive":
+                    continue
+                data = message.get("text")
+                if data is None:
+                    data = message.get("bytes") or b""
+                pending = self.on_message(data)
+                if pending is not None and await pending:
+                    return
+        except Exception:
+            await self.fail()
+        finally:
+            await self.ended()
+
+    async def open(self) -> bool:
+        """Decide the handshake: accept (True) or refuse with an HTTP status (False)."""
+        if not await self._admit():
+            return False
         self.runtime.connections.add(self)
         self._arriving_key = self._handshake_call_key()
         self.runtime.note_arriving(self._arriving_key, self, present=True)
-        try:
-            await self._receive_loop()
-        except Exception:
-            logger.exception("ingest socket failed; the call's recording is kept")
-            self.terminal_reason = self.terminal_reason or "internal error"
-            await self.close(CLOSE_INTERNAL, "internal error")
-        finally:
-            self.runtime.connections.discard(self)
-            self.runtime.note_arriving(self._arriving_key, self, present=False)
-            await self.runtime.detach(self, time.time())
+        return True
+
+    async def fail(self) -> None:
+        """Something unexpected broke this socket (call from the ``except`` block): keep the
+        recording, close with 1011."""
+        logger.exception("ingest socket failed; the call's recording is kept")
+        await self.close_failed()
+
+    async def close_failed(self) -> bool:
+        self.terminal_reason = self.terminal_reason or "internal error"
+        await self.close(CLOSE_INTERNAL, "internal error")
+        return True
+
+    async def ended(self) -> None:
+        """The socket is gone (or finished): let its call go on without it, or end."""
+        self.runtime.connections.discard(self)
+        self.runtime.note_arriving(self._arriving_key, self, present=False)
+        await self.runtime.detach(self, time.time())
 
     async def _admit(self) -> bool:
         path = self.scope.get("path", "/")
@@ -164,50 +198,51 @@ class IngestConnection:
             logger.debug("close after disconnect", exc_info=True)
 
     # --- frames -----------------------------------------------------------------------------
-    async def _receive_loop(self) -> None:
-        receive = self.receive
-        limit = self.config.max_message_bytes
-        while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "websocket.disconnect":
-                return
-            if kind != "websocket.receive":
-                continue
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes") or b""
-            if len(data) > limit:
-                self._error("message_too_big", f"{len(data)} bytes (limit {limit})")
-                await self.close(CLOSE_TOO_BIG, f"message larger than {limit} bytes")
-                return
+    def on_message(self, data: str | bytes) -> Awaitable[bool] | None:
+        """One message, handled at once when it can be (Media always is). Returns what is
+        left to await (Start and Stop may wait for the database), which resolves to True when
+        the socket is finished; the server holds later messages back until then."""
+        if len(data) > self.config.max_message_bytes:
+            return self._too_big(len(data))
+        try:
+            event = parse(data)
+        except ProtocolError as exc:
+            self._error(exc.kind, str(exc))
+            return None
+        if type(event) is Media:
+            if self.feed is None:
+                self._error("media_before_start", "Media before Start")
+                return None
+            now = time.time()
+            self._speed_window_bytes += len(event.payload)
+            live = self.live
+            live.last_media = now
             try:
-                event = parse(data)
-            except ProtocolError as exc:
-                self._error(exc.kind, str(exc))
-                continue
-            if type(event) is Media:
-                if self.feed is None:
-                    self._error("media_before_start", "Media before Start")
-                    continue
-                now = time.time()
-                self._speed_window_bytes += len(event.payload)
-                live = self.live
-                live.last_media = now
-                try:
-                    live.pipeline.media(self.feed, event, now)
-                except OSError as exc:
-                    self.terminal_reason = f"recording failed: {exc}"
-                    await self.close(CLOSE_INTERNAL, "recording failed")
-                    return
-            elif type(event) is Start:
-                if not await self._start(event):
-                    return
-            elif type(event) is Stop:
-                if await self._stop(event):
-                    return
-            elif type(event) is Connected:
-                self.connected_secret = event.secret or self.connected_secret
+                live.pipeline.media(self.feed, event, now)
+            except OSError as exc:
+                return self._recording_failed(exc)
+            return None
+        if type(event) is Start:
+            return self._start_message(event)
+        if type(event) is Stop:
+            return self._stop(event)
+        if type(event) is Connected:
+            self.connected_secret = event.secret or self.connected_secret
+        return None
+
+    async def _too_big(self, size: int) -> bool:
+        limit = self.config.max_message_bytes
+        self._error("message_too_big", f"{size} bytes (limit {limit})")
+        await self.close(CLOSE_TOO_BIG, f"message larger than {limit} bytes")
+        return True
+
+    async def _recording_failed(self, exc: OSError) -> bool:
+        self.terminal_reason = f"recording failed: {exc}"
+        await self.close(CLOSE_INTERNAL, "recording failed")
+        return True
+
+    async def _start_message(self, start: Start) -> bool:
+        return not await self._start(start)
 
     def _error(self, kind: str, detail: str) -> None:
         count = self.errors.get(kind, 0) + 1
@@ -286,7 +321,7 @@ class IngestConnection:
         )
         pipeline = CallPipeline(path=path, config=self.config.pipeline)
         live = LiveCall(key=key, call_pk=None, pipeline=pipeline, started_at=now, last_media=now)
-        self.runtime.live[key] = live
+        self.runtime.add_live(live)
         self.runtime.transcription_attach(live)
         live.record_writes.add(
             self.runtime.spawn(self._record_start(live, start, new_recording=True, started=started))

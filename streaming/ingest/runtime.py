@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("streaming.ingest")
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+TICK_SLICES = 10  # each tick period is split in this many slices of calls
+OUTBOX_LIMIT = 10_000  # progress events waiting for the channel layer
 
 
 def recording_path_for(*, call_id: str, session_id: str, started: datetime) -> str:
@@ -71,6 +73,7 @@ class LiveCall:
     # Background writes of the call row at Start (first socket, reconnects): the final record
     # waits for them, or a reconnect's "live again" could land after it.
     record_writes: set[asyncio.Task] = field(default_factory=set)
+    slot: int = 0  # which slice of the tick period ticks this call
 
     @property
     def group(self) -> str:
@@ -105,8 +108,14 @@ class IngestRuntime:
         self.arriving: dict[tuple[str, str], set[IngestConnection]] = {}
         self.loop_lag_ms = 0.0
         self.shed_count = 0
+        self.events_dropped = 0
         self._tasks: set[asyncio.Task] = set()
         self._last_stats = time.time()
+        self._stats_batch: dict[int, dict[str, Any]] = {}
+        self._stats_parts_left = 0
+        self._next_slot = 0
+        self._outbox: list[tuple[LiveCall, dict[str, Any]]] = []
+        self._publisher: asyncio.Task | None = None
         self.transcription: LiveTranscriptionLink | None = (
             LiveTranscriptionLink(list(config.live_transcription), on_result=self._on_transcript)
             if config.live_transcription
@@ -286,16 +295,48 @@ class IngestRuntime:
             return
         payload = {"call_id": live.call_pk, "ringcx_call_id": live.key[0], **payload}
         try:
-            await asyncio.wait_for(
-                layer.group_send(live.group, {"type": "call.event", "payload": payload}), 2.0
-            )
+            async with asyncio.timeout(2.0):
+                await layer.group_send(live.group, {"type": "call.event", "payload": payload})
         except Exception as exc:  # events are best effort; the recording is not
             logger.warning("call event not delivered: %s", exc)
 
+    def publish_soon(self, live: LiveCall, payload: dict[str, Any]) -> None:
+        """Queue a progress event. One task sends the queue in order, so hundreds of calls'
+        events cost no task each; if the channel layer falls far behind, new ones are
+        dropped (the next one carries the same, fresher, information)."""
+        if live.call_pk is None:
+            return
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            self.events_dropped += 1
+            if self.events_dropped in (1, 100) or self.events_dropped % 10_000 == 0:
+                logger.warning(
+                    "call progress events dropped (%d so far): the channel layer is too slow",
+                    self.events_dropped,
+                )
+            return
+        self._outbox.append((live, payload))
+        if self._publisher is None or self._publisher.done():
+            self._publisher = self.loop.create_task(self._publish_outbox())
+
+    async def _publish_outbox(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            for live, payload in batch:
+                await self.publish(live, payload)
+
+    def add_live(self, live: LiveCall) -> None:
+        """A new call: give it its slice of the tick period (round robin) and keep it."""
+        live.slot = self._next_slot
+        self._next_slot = (self._next_slot + 1) % TICK_SLICES
+        self.live[live.key] = live
+
     # --- ticker -----------------------------------------------------------------------------
     async def _tick_forever(self) -> None:
-        interval = self.config.tick_seconds
+        """Every call is ticked every ``tick_seconds``, a tenth of them at a time: ticking
+        hundreds of calls at once would hold the event loop long enough to delay frames."""
+        interval = self.config.tick_seconds / TICK_SLICES
         expected = self.loop.time() + interval
+        part = 0
         while True:
             await asyncio.sleep(max(0.0, expected - self.loop.time()))
             current = self.loop.time()
@@ -305,15 +346,22 @@ class IngestRuntime:
             )
             expected = current + interval
             try:
-                self.tick(time.time())
+                self.tick(time.time(), part=part, parts=TICK_SLICES)
             except Exception:
                 logger.exception("ingest tick failed; continuing")
+            part = (part + 1) % TICK_SLICES
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, *, part: int = 0, parts: int = 1) -> None:
+        """Tick the calls of slice ``part`` (of ``parts``); the per-process work goes with
+        slice 0. ``tick(now)`` ticks everything."""
         config = self.config
         event_period = 1.0 / config.events_hz if config.events_hz > 0 else None
+        if part == 0 and now - self._last_stats >= config.stats_interval:
+            self._last_stats = now
+            self._stats_batch, self._stats_parts_left = {}, parts
+        collect_stats = self._stats_parts_left > 0
         for live in list(self.live.values()):
-            if live.finalizing:
+            if live.finalizing or live.slot % parts != part:
                 continue
             try:
                 live.pipeline.tick(now)
@@ -356,21 +404,21 @@ class IngestRuntime:
                 continue
             if event_period is not None and now - live.last_event >= event_period:
                 live.last_event = now
-                self.spawn(self.publish(live, self._progress(live)))
+                self.publish_soon(live, self._progress(live))
+            if collect_stats and live.call_pk is not None:
+                self._stats_batch[live.call_pk] = live.pipeline.stats()
+        if collect_stats:
+            self._stats_parts_left -= 1
+            if self._stats_parts_left == 0 and self._stats_batch:
+                self.spawn(self._write_stats(self._stats_batch))
+                self._stats_batch = {}
+        if part != 0:
+            return
         for connection in list(self.connections):
             connection.check_limits(now)
         if self.transcription is not None:
             self.transcription.pump()
             self._save_transcripts()
-        if now - self._last_stats >= config.stats_interval:
-            self._last_stats = now
-            batch = {
-                live.call_pk: live.pipeline.stats()
-                for live in self.live.values()
-                if not live.finalizing and live.call_pk is not None
-            }
-            if batch:
-                self.spawn(self._write_stats(batch))
 
     @staticmethod
     def _progress(live: LiveCall) -> dict[str, Any]:
