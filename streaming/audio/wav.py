@@ -9,6 +9,7 @@ committed (a leg that fell far behind) patches the file in place: nothing receiv
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from dataclasses import dataclass
@@ -76,11 +77,14 @@ class ChannelLevels:
     right_dbfs: float
 
 
-def _dbfs(samples: np.ndarray) -> float:
-    if samples.size == 0:
-        return -120.0
-    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
-    return round(20 * np.log10(max(rms, 1.0) / 32768.0), 1)
+def _dbfs_stereo(stereo: np.ndarray) -> tuple[float, float]:
+    """Both channels' RMS level in dBFS, in one pass."""
+    if stereo.size == 0:
+        return -120.0, -120.0
+    samples = stereo.astype(np.float64)
+    rms = np.sqrt(np.einsum("ij,ij->j", samples, samples) / stereo.shape[0])
+    left, right = (round(20 * math.log10(max(float(v), 1.0) / 32768.0), 1) for v in rms)
+    return left, right
 
 
 class StereoWavWriter:
@@ -160,8 +164,8 @@ class StereoWavWriter:
         """Both channels' level over the last commit (computed only when asked)."""
         block, self._last_block = self._last_block, None
         if block is not None:
-            stereo = block.view("<i2").reshape(-1, CHANNELS)
-            self._levels = ChannelLevels(_dbfs(stereo[:, LEFT]), _dbfs(stereo[:, RIGHT]))
+            left, right = _dbfs_stereo(block.view("<i2").reshape(-1, CHANNELS))
+            self._levels = ChannelLevels(left, right)
         return self._levels
 
     def close(self, *, sync: bool = True) -> int:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from ringadmin.calls.groups import call_group_name
@@ -289,10 +289,19 @@ class IngestRuntime:
             },
         )
 
-    async def publish(self, live: LiveCall, payload: dict[str, Any]) -> None:
+    @staticmethod
+    def _listened(live: LiveCall) -> bool:
+        """Could anyone receive this call's events? Always, through a shared layer (Redis);
+        with the in-process layer, only when a browser socket in this process joined."""
         layer = get_channel_layer()
         if layer is None or live.call_pk is None:
+            return False
+        return not isinstance(layer, InMemoryChannelLayer) or live.group in layer.groups
+
+    async def publish(self, live: LiveCall, payload: dict[str, Any]) -> None:
+        if not self._listened(live):
             return
+        layer = get_channel_layer()
         payload = {"call_id": live.call_pk, "ringcx_call_id": live.key[0], **payload}
         try:
             async with asyncio.timeout(2.0):
@@ -404,7 +413,8 @@ class IngestRuntime:
                 continue
             if event_period is not None and now - live.last_event >= event_period:
                 live.last_event = now
-                self.publish_soon(live, self._progress(live))
+                if self._listened(live):
+                    self.publish_soon(live, self._progress(live))
             if collect_stats and live.call_pk is not None:
                 self._stats_batch[live.call_pk] = live.pipeline.stats()
         if collect_stats:
