@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +53,15 @@ def wait_for_http(url: str, *, timeout: float, expect: int = 200) -> httpx.Respo
             last = exc
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer {expect} within {timeout}s (last: {last!r})")
+
+
+def media_message(perspective: str, sequence: int, payload: bytes) -> str:
+    """A RingCX Media message as the ingest receives it."""
+    return json.dumps(
+        {
+            "event": "Media",
+            "perspective": perspective,
+            "sequenceId": str(sequence),
+            "media": base64.b64encode(payload).decode(),
+        }
+    )

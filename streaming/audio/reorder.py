@@ -42,7 +42,6 @@ class ReorderBuffer(Generic[T]):
         window_seconds: float,
         next_sequence: int | None = None,
         max_jump: int = 3000,
-        initial_hold: bool = True,
     ) -> None:
         self.window = window
         self.window_seconds = window_seconds
@@ -54,7 +53,7 @@ class ReorderBuffer(Generic[T]):
         self.last_released: int | None = None
         self.counters = Counters()
         self._written = [-1] * _RECENT  # sequence numbers released with a real item
-        self._holding = next_sequence is None and initial_hold
+        self._holding = next_sequence is None
         self._restart_run: list[tuple[int, T, float]] = []
         self._hold_started: float | None = None
 

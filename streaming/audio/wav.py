@@ -111,8 +111,8 @@ class StereoWavWriter:
         end = start + n
         if end > self.ends[channel]:
             self.ends[channel] = end
-        if end > self.committed + self.ring_samples:
-            self.commit(end - self.ring_samples)  # keep the ring bounded
+        while end > self.committed + self.ring_samples:  # keep the ring bounded
+            self.commit(end - self.ring_samples)  # (at most a ring each: far ahead, loop)
         if start < self.committed:
             behind = min(end, self.committed) - start
             self._patch(channel, start, payload[:behind])
@@ -175,7 +175,8 @@ class StereoWavWriter:
         and the closing of the file to :meth:`sync_close`, so an event loop can run it in a
         thread instead of stalling every other call."""
         if self._fd >= 0:
-            self.commit(max(self.ends))
+            while self.committed < max(self.ends):
+                self.commit(max(self.ends))
             if sync:
                 self.sync_close()
         return self.committed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import random
 from pathlib import Path
@@ -21,6 +20,7 @@ from streaming.audio.wav import wav_read_stereo
 from streaming.ingest.app import ingest_application
 from streaming.models import IngestHandshake
 from streaming.services import streaming_profile_create, streaming_profile_disable
+from tests.helpers import media_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -71,17 +71,6 @@ def start_message(call: str = "c1", **extra) -> str:
     return json.dumps({"event": "Start", "metadata": metadata})
 
 
-def media(perspective: str, sequence: int, payload: bytes) -> str:
-    return json.dumps(
-        {
-            "event": "Media",
-            "perspective": perspective,
-            "sequenceId": str(sequence),
-            "media": base64.b64encode(payload).decode(),
-        }
-    )
-
-
 STOP = json.dumps(
     {"event": "Stop", "metadata": {"duration": 1, "end_time": "2026-11-21T10:00:01Z"}}
 )
@@ -111,7 +100,7 @@ async def stream_call(
     await ws.send_to(text_data=start_message(call))
     for index in range(len(frames["Participant"])):
         for leg in ("Participant", "Conference"):
-            await ws.send_to(text_data=media(leg, index + 1, frames[leg][index]))
+            await ws.send_to(text_data=media_message(leg, index + 1, frames[leg][index]))
     await ws.send_to(text_data=STOP)
     await ws.send_to(text_data=STOP)
     return await ws.receive_output(timeout=10)
@@ -263,7 +252,7 @@ async def test_secret_is_accepted_in_each_location(
     await ws.send_to(text_data=json.dumps(connected))
     extra = {"secret": secret} if start_field else {}
     await ws.send_to(text_data=start_message(**extra))
-    await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
     await ws.send_to(text_data=STOP)
     closing = await ws.receive_output(timeout=10)
     assert closing["code"] == 1000
@@ -286,7 +275,7 @@ async def test_profile_resolved_from_start_when_handshake_has_no_product(profile
     ws = communicator(query="callId=c1", headers=bearer(profile.secret))
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
-    await ws.send_to(text_data=media("Conference", 1, b"\x02" * 160))
+    await ws.send_to(text_data=media_message("Conference", 1, b"\x02" * 160))
     await ws.send_to(text_data=STOP)
     assert (await ws.receive_output(timeout=10))["code"] == 1000
     assert (await get_call()).status == CallStatus.COMPLETED
@@ -321,7 +310,7 @@ async def test_audio_content_type_spelling_of_the_sample_is_accepted(profile) ->
     start = json.loads(start_message())
     start["metadata"]["audioContentType"] = start["metadata"].pop("contentType")
     await ws.send_to(text_data=json.dumps(start))
-    await ws.send_to(text_data=media("Participant", 1, b"\x05" * 160))
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x05" * 160))
     await ws.send_to(text_data=STOP)
     assert (await ws.receive_output(timeout=10))["code"] == 1000
 
@@ -329,7 +318,7 @@ async def test_audio_content_type_spelling_of_the_sample_is_accepted(profile) ->
 async def test_bad_frames_are_counted_and_the_call_goes_on(profile) -> None:
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
-    await ws.send_to(text_data=media("Participant", 1, b"\x00" * 160))  # before Start
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x00" * 160))  # before Start
     await ws.send_to(text_data=start_message())
     for bad in [
         "{not json",
@@ -359,7 +348,7 @@ async def test_bad_frames_are_counted_and_the_call_goes_on(profile) -> None:
         await ws.send_to(text_data=bad)
     frames = [bytes([n]) * 160 for n in range(3)]
     for index, payload in enumerate(frames):
-        await ws.send_to(text_data=media("Participant", index + 1, payload))
+        await ws.send_to(text_data=media_message("Participant", index + 1, payload))
     await ws.send_to(text_data=STOP)
     assert (await ws.receive_output(timeout=10))["code"] == 1000
     call = await get_call()
@@ -382,7 +371,7 @@ async def test_message_over_the_limit_is_closed_with_1009(profile, settings) -> 
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
-    await ws.send_to(text_data=media("Participant", 1, b"\x01" * 2000))
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x01" * 2000))
     closing = await ws.receive_output(timeout=10)
     assert closing["code"] == 1009
     await ws.wait()
@@ -404,7 +393,7 @@ async def test_silence_on_the_wire_finalizes_the_call_incomplete(profile, settin
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
-    await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
     closing = await ws.receive_output(timeout=10)
     assert closing == {"type": "websocket.close", "code": 1008, "reason": "no media for 0.3 s"}
     await ws.wait()
@@ -419,7 +408,7 @@ async def test_sender_far_faster_than_real_time_is_closed(profile, settings) -> 
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
     for index in range(500):  # 10 s of audio in a moment
-        await ws.send_to(text_data=media("Participant", index + 1, b"\x01" * 160))
+        await ws.send_to(text_data=media_message("Participant", index + 1, b"\x01" * 160))
     closing = await ws.receive_output(timeout=10)
     assert closing["code"] == 1008
     assert "faster than real time" in closing["reason"]
@@ -433,7 +422,7 @@ async def test_maximum_call_length_ends_the_call(profile, settings) -> None:
     sequence = 0
     while True:  # keep streaming until the server ends the call
         sequence += 1
-        await ws.send_to(text_data=media("Participant", sequence, b"\x01" * 160))
+        await ws.send_to(text_data=media_message("Participant", sequence, b"\x01" * 160))
         if not await ws.receive_nothing(timeout=0.02):
             break
     closing = await ws.receive_output(timeout=10)
@@ -453,8 +442,12 @@ async def test_two_sockets_one_perspective_each_make_one_recording(profile) -> N
     await agent.send_to(text_data=start_message())
     await caller.send_to(text_data=start_message())
     for index in range(40):
-        await agent.send_to(text_data=media("Participant", index + 1, frames["Participant"][index]))
-        await caller.send_to(text_data=media("Conference", index + 1, frames["Conference"][index]))
+        await agent.send_to(
+            text_data=media_message("Participant", index + 1, frames["Participant"][index])
+        )
+        await caller.send_to(
+            text_data=media_message("Conference", index + 1, frames["Conference"][index])
+        )
     await agent.send_to(text_data=STOP)
     still_open = await agent.receive_nothing(timeout=0.3)
     assert still_open, await agent.receive_output()  # the caller's leg is still live
@@ -479,14 +472,16 @@ async def test_reconnect_during_the_call_continues_the_same_recording(profile) -
     assert (await first.connect())[0]
     await first.send_to(text_data=start_message())
     for index in range(15):
-        await first.send_to(text_data=media("Participant", index + 1, frames["Participant"][index]))
+        await first.send_to(
+            text_data=media_message("Participant", index + 1, frames["Participant"][index])
+        )
     await first.disconnect()  # dropped mid-call, no Stop
     second = communicator(headers=bearer(profile.secret))
     assert (await second.connect())[0]
     await second.send_to(text_data=start_message())
     for index in range(15, 30):
         await second.send_to(
-            text_data=media("Participant", index + 1, frames["Participant"][index])
+            text_data=media_message("Participant", index + 1, frames["Participant"][index])
         )
     await second.send_to(text_data=STOP)
     assert (await second.receive_output(timeout=10))["code"] == 1000
@@ -523,13 +518,13 @@ async def test_a_slow_reconnect_write_never_lands_after_the_final_record(
     first = communicator(headers=bearer(profile.secret))
     assert (await first.connect())[0]
     await first.send_to(text_data=start_message())
-    await first.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    await first.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
     await started_call()
     await first.disconnect()
     second = communicator(headers=bearer(profile.secret))
     assert (await second.connect())[0]
     await second.send_to(text_data=start_message())
-    await second.send_to(text_data=media("Participant", 2, b"\x02" * 160))
+    await second.send_to(text_data=media_message("Participant", 2, b"\x02" * 160))
     await second.send_to(text_data=STOP)
     assert (await second.receive_output(timeout=10))["code"] == 1000
     assert await asyncio.to_thread(resumed.wait, 10)  # whenever it lands, it landed first
@@ -540,7 +535,7 @@ async def test_dropped_socket_without_reconnect_ends_incomplete(profile) -> None
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
-    await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
     layer = get_channel_layer()
     call = await started_call()
     watcher = await layer.new_channel()
@@ -563,7 +558,7 @@ async def test_call_events_reach_the_call_group(profile) -> None:
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
-    await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
     call = await started_call()
     watcher = await layer.new_channel()
     await layer.group_add(call_group_name(call.pk), watcher)
@@ -586,7 +581,7 @@ async def test_a_late_statistics_batch_never_overwrites_a_finished_call(profile)
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
-    await ws.send_to(text_data=media("Participant", 1, b"\x01" * 160))
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
     call = await started_call()
     stale = {"perspectives": {"Participant": {"frames_written": 0}}}
     await ws.send_to(text_data=STOP)
