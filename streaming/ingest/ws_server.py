@@ -301,6 +301,9 @@ class IngestSocket(asyncio.Protocol):
             return
         self.finished = True
         self._backlog.clear()
+        if self._paused and not self.lost:  # read on, so the closing handshake can finish
+            self._paused = False
+            self.transport.resume_reading()
         if self.connection is not None and self.opened:
             self.server.spawn(self._end())
         elif not self.lost and self.transport is not None:
