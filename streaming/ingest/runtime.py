@@ -290,18 +290,18 @@ class IngestRuntime:
         )
 
     @staticmethod
-    def _listened(live: LiveCall) -> bool:
+    def _listened(live: LiveCall, layer=None) -> bool:
         """Could anyone receive this call's events? Always, through a shared layer (Redis);
         with the in-process layer, only when a browser socket in this process joined."""
-        layer = get_channel_layer()
+        layer = layer or get_channel_layer()
         if layer is None or live.call_pk is None:
             return False
         return not isinstance(layer, InMemoryChannelLayer) or live.group in layer.groups
 
     async def publish(self, live: LiveCall, payload: dict[str, Any]) -> None:
-        if not self._listened(live):
-            return
         layer = get_channel_layer()
+        if not self._listened(live, layer):
+            return
         payload = {"call_id": live.call_pk, "ringcx_call_id": live.key[0], **payload}
         try:
             async with asyncio.timeout(2.0):
@@ -313,8 +313,6 @@ class IngestRuntime:
         """Queue a progress event. One task sends the queue in order, so hundreds of calls'
         events cost no task each; if the channel layer falls far behind, new ones are
         dropped (the next one carries the same, fresher, information)."""
-        if live.call_pk is None:
-            return
         if len(self._outbox) >= OUTBOX_LIMIT:
             self.events_dropped += 1
             if self.events_dropped in (1, 100) or self.events_dropped % 10_000 == 0:

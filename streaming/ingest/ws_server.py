@@ -103,6 +103,7 @@ class IngestSocket(asyncio.Protocol):
         self.finished = False  # the ingest is done with this socket (its cleanup ran)
         self.lost = False
         self._response: Response | None = None  # the 101, held while the ingest decides
+        self._denial: tuple[int, list, bytes] = (403, [], b"")  # a refusal being assembled
         self._decision: asyncio.Task | None = None
         self._fragments: list[bytes] = []
         self._text = True
@@ -216,7 +217,7 @@ class IngestSocket(asyncio.Protocol):
                     b"",
                 )
             elif kind == "websocket.http.response.body":
-                status, headers, body = getattr(self, "_denial", (403, [], b""))
+                status, headers, body = self._denial
                 body += bytes(message.get("body") or b"")
                 self._denial = (status, headers, body)
                 if not message.get("more_body"):
