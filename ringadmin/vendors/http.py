@@ -274,11 +274,13 @@ def request(
     json: Any = None,
     data: Mapping[str, Any] | None = None,
     auth: Any = httpx.USE_CLIENT_DEFAULT,
+    read_body: bool = True,
 ) -> Any:
     """Send one call and return its JSON body (``None`` when empty), or raise a VendorError.
 
     ``route`` names the endpoint (``"GET /restapi/v1.0/account/~/extension/{id}/device"``) so
     rate-limit pacing applies per endpoint whatever the ids; it defaults to method and path.
+    ``read_body=False`` returns ``None`` for any 2xx, for endpoints that answer with text.
     """
     route = route or f"{method} {path}"
     rate_limits.wait_before(vendor=vendor, route=route)
@@ -314,7 +316,7 @@ def request(
             response.raise_for_status()
         except httpx.HTTPStatusError as exc:
             raise error_from_response(response, vendor=vendor) from exc
-        result = _json_body(response, vendor=vendor)
+        result = _json_body(response, vendor=vendor) if read_body else None
     except VendorError as exc:
         _log_call(vendor, method, path, response, started, error=exc)
         raise

@@ -3,6 +3,11 @@
 RingCX accepts its own short-lived bearer token, obtained by exchanging a RingCentral
 platform token (about 5 exchanges a minute allowed) and renewed with its refresh token. Only
 services call these functions; each accepts ``client=`` for tests.
+
+A product is created with ``POST`` and replaced with ``PUT`` on the base path
+(``RINGCX_MEDIA_PRODUCT_BASE_PATH``), its ids in the JSON body; it is read with ``GET`` and
+removed with ``DELETE`` on ``{base}/account/{subAccountId}/type/{productType}/id/{productId}``.
+RingCX refuses any other combination, and has no list.
 """
 
 from __future__ import annotations
@@ -260,10 +265,15 @@ class MediaProduct:
         )
 
 
-def _path(*, sub_account_id: str, product_type: str, product_id: int) -> str:
-    base = settings.RINGCX_MEDIA_PRODUCT_BASE_PATH.rstrip("/")
+def _base_path() -> str:
+    """Where products are created (``POST``) and replaced (``PUT``); the ids go in the body."""
+    return settings.RINGCX_MEDIA_PRODUCT_BASE_PATH.rstrip("/")
+
+
+def _item_path(*, sub_account_id: str, product_type: str, product_id: int) -> str:
+    """Where one product is read (``GET``) and removed (``DELETE``)."""
     return (
-        f"{base}/account/{quote(str(sub_account_id), safe='')}"
+        f"{_base_path()}/account/{quote(str(sub_account_id), safe='')}"
         f"/type/{quote(str(product_type).upper(), safe='')}/id/{int(product_id)}"
     )
 
@@ -277,13 +287,13 @@ def _client(client: httpx.Client | None) -> httpx.Client:
 
 
 def _product_call(method: str, product: MediaProduct, client: httpx.Client | None) -> MediaProduct:
-    path = _path(
-        sub_account_id=product.sub_account_id,
-        product_type=product.product_type,
-        product_id=product.product_id,
-    )
     body = http.request(
-        _client(client), method, path, vendor=VENDOR, route=_route(method), json=product.to_body()
+        _client(client),
+        method,
+        _base_path(),
+        vendor=VENDOR,
+        route=_route(method),
+        json=product.to_body(),
     )
     if body is None:  # nothing echoed: what we sent is what RingCX holds
         return product
@@ -293,14 +303,16 @@ def _product_call(method: str, product: MediaProduct, client: httpx.Client | Non
 def media_product_create(
     *, product: MediaProduct, client: httpx.Client | None = None
 ) -> MediaProduct:
-    """Create the streaming profile of a queue or campaign; returns RingCX's copy."""
+    """Create the streaming profile of a queue or campaign (``POST`` to the base path, ids in
+    the body); returns RingCX's copy. RingCX refuses a profile that already exists."""
     return _product_call("POST", product, client)
 
 
 def media_product_update(
     *, product: MediaProduct, client: httpx.Client | None = None
 ) -> MediaProduct:
-    """Replace the streaming profile of a queue or campaign; returns RingCX's copy."""
+    """Replace the streaming profile of a queue or campaign (``PUT`` to the base path, ids in
+    the body); returns RingCX's copy. ``NotFound`` when there is none to replace."""
     return _product_call("PUT", product, client)
 
 
@@ -312,7 +324,9 @@ def media_product_get(
     client: httpx.Client | None = None,
 ) -> MediaProduct:
     """RingCX's copy of a streaming profile; ``NotFound`` when there is none."""
-    path = _path(sub_account_id=sub_account_id, product_type=product_type, product_id=product_id)
+    path = _item_path(
+        sub_account_id=sub_account_id, product_type=product_type, product_id=product_id
+    )
     body = http.request(_client(client), "GET", path, vendor=VENDOR, route=_route("GET"))
     if body is None:
         raise NotFound(
@@ -329,9 +343,16 @@ def media_product_delete(
     product_id: int,
     client: httpx.Client | None = None,
 ) -> None:
-    """Stop RingCX streaming a queue's or campaign's calls (``NotFound`` if none was set)."""
-    path = _path(sub_account_id=sub_account_id, product_type=product_type, product_id=product_id)
-    http.request(_client(client), "DELETE", path, vendor=VENDOR, route=_route("DELETE"))
+    """Stop RingCX streaming a queue's or campaign's calls (``NotFound`` if none was set).
+
+    RingCX answers with a short text, not JSON; it is not read.
+    """
+    path = _item_path(
+        sub_account_id=sub_account_id, product_type=product_type, product_id=product_id
+    )
+    http.request(
+        _client(client), "DELETE", path, vendor=VENDOR, route=_route("DELETE"), read_body=False
+    )
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The local fake of RingCentral + RingCX speaks the contracts of DESIGN.md §5-6.
+"""The local fake of RingCentral + RingCX speaks their published contracts.
 
 The vendor clients are tested against this fake, and users test their configuration with
 it, so each test pins a behaviour of the real services that a client must cope with. The
@@ -8,6 +8,7 @@ tests talk plain ``httpx`` on purpose: they must not depend on the clients they 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -19,15 +20,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ringadmin.vendors.fake import BANNER_TITLE, FakeRingCentral, banner
+from ringadmin.vendors.fake import BANNER_TITLE, FakeRingCentral, banner, ringcx_api
+from ringadmin.vendors.fake.common import ApiError, Request
 from tests.conftest import free_port
 from tests.helpers import PROJECT_DIR, project_env
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 BASIC = ("fake-client-id", "fake-client-secret")
 MEDIA = "/platform/api/media/product"
-PROFILE_PATH = f"{MEDIA}/account/99990001/type/QUEUE/id/1234"
+PROFILE_PATH = f"{MEDIA}/account/99990001/type/QUEUE/id/1234"  # GET and DELETE only
 PROFILE = {
     "productType": "QUEUE",
     "productId": 1234,
@@ -216,7 +220,7 @@ def test_expire_tokens_control_call_invalidates_platform_and_ringcx_tokens(
     assert client.get("/restapi/v1.0/account/~", headers=rc).json()["errorCode"] == "TokenInvalid"
     refused = client.get(PROFILE_PATH, headers=cx)
     assert refused.status_code == 401
-    assert refused.json()["errorCode"] == "access.denied.exception"
+    assert refused.text == "Jwt is expired"
 
 
 # --- RingCX auth --------------------------------------------------------------------------------
@@ -234,9 +238,20 @@ def test_ringcx_exchange_by_form_or_query_refresh_once_and_expiry(
     session = by_form.json()
     assert session["tokenType"] == "Bearer"
     assert session["mainAccountId"] == "99990000"
-    assert session["rcAccountId"] == "123456789"
     assert session["agentDetails"][0]["agentId"] == 1001
-    assert {"accessToken", "refreshToken", "adminId", "adminUrl", "agentUrl"} <= set(session)
+    assert session["agentDetails"][0]["accountId"] == "99990001"
+    # The documented fields and no others, so nothing comes to depend on what RingCX lacks.
+    assert set(session) == {
+        "accessToken",
+        "refreshToken",
+        "tokenType",
+        "mainAccountId",
+        "agentDetails",
+        "adminId",
+        "adminUrl",
+        "agentUrl",
+        "ssoLogin",
+    }
 
     by_query = client.post(
         "/api/auth/login/rc/accesstoken",
@@ -291,27 +306,110 @@ def test_ringcx_exchange_is_limited_to_five_a_minute(
 # --- RingCX media products ----------------------------------------------------------------------
 
 
-def test_media_product_crud(fake: FakeRingCentral, client: httpx.Client, cx: dict) -> None:
-    created = client.post(PROFILE_PATH, json=PROFILE, headers=cx)
-    assert created.status_code == 200
+def test_media_product_create_read_update_delete(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict
+) -> None:
+    created = client.post(MEDIA, json=PROFILE, headers=cx)
+    assert created.status_code == 200, created.text
     assert created.json() == PROFILE  # echoed, secret included
 
     assert client.get(PROFILE_PATH, headers=cx).json() == PROFILE
-    duplicate = client.post(PROFILE_PATH, json=PROFILE, headers=cx)
-    assert duplicate.status_code == 409
-    assert duplicate.json()["errorCode"] == "entity.already.exists.exception"
-
     changed = {**PROFILE, "streamingUrl": "wss://other.example.com"}
-    assert client.put(PROFILE_PATH, json=changed, headers=cx).json() == changed
+    assert client.put(MEDIA, json=changed, headers=cx).json() == changed
     assert fake.media_products() == [changed]
     assert client.get("/_fake/media-products").json()["mediaProducts"] == [changed]
 
-    assert client.delete(PROFILE_PATH, headers=cx).status_code == 204
+    deleted = client.delete(PROFILE_PATH, headers=cx)
+    assert deleted.status_code == 200  # with a short text, not JSON, as RingCX answers
+    assert deleted.headers["Content-Type"].startswith("text/plain")
+    assert deleted.text
     for method in ("GET", "DELETE"):
         missing = client.request(method, PROFILE_PATH, headers=cx)
         assert missing.status_code == 404
         assert missing.json()["errorCode"] == "entity.not.found.exception"
-    assert client.put(PROFILE_PATH, json=changed, headers=cx).status_code == 404
+
+
+def test_media_product_create_of_an_existing_and_update_of_a_missing_profile_are_refused(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict
+) -> None:
+    update = client.put(MEDIA, json=PROFILE, headers=cx)
+    assert update.status_code == 404
+    assert update.json()["errorCode"] == "entity.not.found.exception"
+    assert client.post(MEDIA, json=PROFILE, headers=cx).status_code == 200
+    duplicate = client.post(MEDIA, json={**PROFILE, "secret": "another"}, headers=cx)
+    assert duplicate.status_code == 409
+    assert duplicate.json()["errorCode"] == "entity.already.exists.exception"
+    assert fake.media_products() == [PROFILE]  # the refused create changed nothing
+
+
+def test_media_product_update_may_leave_out_the_optional_account_ids(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict
+) -> None:
+    assert client.post(MEDIA, json=PROFILE, headers=cx).status_code == 200
+    lean = {k: v for k, v in PROFILE.items() if k not in ("mainAccountId", "rcAccountId")}
+    updated = client.put(MEDIA, json={**lean, "secret": "rotated"}, headers=cx)
+    assert updated.status_code == 200, updated.text
+    assert updated.json() == {**PROFILE, "secret": "rotated"}
+    create_lean = client.post(MEDIA, json={**lean, "productId": 77}, headers=cx)
+    assert create_lean.status_code == 400  # a create needs them
+    assert "mainAccountId" in create_lean.json()["generalMessage"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", PROFILE_PATH, "GET, DELETE"),  # the long path is for reading and deleting
+        ("PUT", PROFILE_PATH, "GET, DELETE"),
+        ("PATCH", PROFILE_PATH, "GET, DELETE"),
+        ("GET", MEDIA, "POST, PUT"),  # there is no list
+        ("DELETE", MEDIA, "POST, PUT"),
+        ("PATCH", MEDIA, "POST, PUT"),
+    ],
+)
+def test_media_product_wrong_method_for_the_path_is_405(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict, method: str, path: str, allow: str
+) -> None:
+    refused = client.request(method, path, json=PROFILE, headers=cx)
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == allow
+    assert {"errorCode", "generalMessage", "timestamp"} <= set(refused.json())
+    assert fake.media_products() == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{MEDIA}/",
+        f"{MEDIA}/account/99990001",
+        f"{MEDIA}/account/99990001/type/QUEUE/id/1234/extra",
+        f"{MEDIA}/list",
+    ],
+)
+def test_media_product_unknown_paths_under_the_base_are_404(
+    client: httpx.Client, cx: dict, path: str
+) -> None:
+    for method in ("GET", "POST"):
+        refused = client.request(method, path, json=PROFILE, headers=cx)
+        assert refused.status_code == 404
+        assert refused.json()["errorCode"] == "entity.not.found.exception"
+    assert client.get(path).status_code == 401  # the token is checked first
+
+
+def test_media_product_needs_a_valid_ringcx_bearer(
+    fake: FakeRingCentral, client: httpx.Client, rc: dict, cx: dict
+) -> None:
+    token = cx["Authorization"].split()[1]
+    for headers in ({}, bearer("not-a-token"), {"Authorization": f"Basic {token}"}, rc):
+        refused = client.post(MEDIA, json=PROFILE, headers=headers)
+        assert refused.status_code == 401
+        assert refused.json()["errorCode"] == "access.denied.exception"
+    # RingCentral's own sample writes the scheme in lower case.
+    lower = client.post(MEDIA, json=PROFILE, headers={"Authorization": f"bearer {token}"})
+    assert lower.status_code == 200
+    fake.advance_time(301)
+    expired = client.get(PROFILE_PATH, headers=cx)
+    assert expired.status_code == 401
+    assert expired.text == "Jwt is expired"  # as RingCX documents it, not JSON
 
 
 @pytest.mark.parametrize(
@@ -321,56 +419,222 @@ def test_media_product_crud(fake: FakeRingCentral, client: httpx.Client, cx: dic
         "wss://recorder.example.com/",
         "wss://recorder.example.com?token=1",
         "wss://recorder.example.com:8443/x",
+        "wss://recorder.example.com:123456",
+        "wss://recorder..example.com",
+        "wss://-recorder.example.com",
+        "wss://recorder_1.example.com",
+        "wss://recorder.example.com\n",
         "ws://recorder.example.com",
         "https://recorder.example.com",
+        " wss://recorder.example.com",
     ],
 )
-def test_media_product_refuses_a_streaming_url_with_path_query_or_wrong_scheme(
+def test_media_product_refuses_a_streaming_url_outside_ringcxs_pattern(
     client: httpx.Client, cx: dict, url: str
 ) -> None:
-    refused = client.post(PROFILE_PATH, json={**PROFILE, "streamingUrl": url}, headers=cx)
+    refused = client.post(MEDIA, json={**PROFILE, "streamingUrl": url}, headers=cx)
     assert refused.status_code == 400
     assert refused.json()["errorCode"] == "validation.exception"
     assert "streamingUrl" in refused.json()["generalMessage"]
     assert client.get(PROFILE_PATH, headers=cx).status_code == 404
 
 
-@pytest.mark.parametrize("url", ["", "wss://recorder.example.com", "wss://10.0.0.5:10443"])
+@pytest.mark.parametrize(
+    "url", ["", "wss://recorder.example.com", "wss://10.0.0.5:10443", "wss://localhost:99999"]
+)
 def test_media_product_accepts_empty_or_bare_wss_host(
     client: httpx.Client, cx: dict, url: str
 ) -> None:
-    accepted = client.post(PROFILE_PATH, json={**PROFILE, "streamingUrl": url}, headers=cx)
+    accepted = client.post(MEDIA, json={**PROFILE, "streamingUrl": url}, headers=cx)
     assert accepted.status_code == 200
     assert accepted.json()["streamingUrl"] == url
 
 
-def test_media_product_validation_names_missing_and_mismatched_fields(
-    client: httpx.Client, cx: dict
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("productType", "queue"),  # enum names are case-sensitive
+        ("productType", "IVR"),
+        ("productType", 1),
+        ("productId", "abc"),
+        ("productId", 1234.5),
+        ("productId", True),
+        ("productId", 2**31),  # an int32
+        ("productId", [1234]),
+        ("subAccountId", {"id": "99990001"}),
+        ("subAccountId", True),
+        ("mainAccountId", ["99990000"]),
+        ("rcAccountId", {}),
+        ("streamingUrl", 42),
+        ("secret", 42),
+    ],
+)
+def test_media_product_refuses_fields_of_the_wrong_type(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict, field: str, value: Any
 ) -> None:
-    incomplete = {k: v for k, v in PROFILE.items() if k not in ("rcAccountId", "streamingUrl")}
-    missing = client.post(PROFILE_PATH, json=incomplete, headers=cx)
-    assert missing.status_code == 400
-    assert "rcAccountId" in missing.json()["generalMessage"]
-    assert "streamingUrl" in missing.json()["generalMessage"]
+    refused = client.post(MEDIA, json={**PROFILE, field: value}, headers=cx)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errorCode"] == "validation.exception"
+    assert field in refused.json()["generalMessage"]
+    assert refused.json()["details"][0]["field"] == field
+    assert fake.media_products() == []
 
-    for field, value in (("productType", "CAMPAIGN"), ("productId", 99), ("subAccountId", "1")):
-        mismatched = client.post(PROFILE_PATH, json={**PROFILE, field: value}, headers=cx)
-        assert mismatched.status_code == 400, field
-        assert field in mismatched.json()["generalMessage"]
 
-    assert (
-        client.post(f"{MEDIA}/account/99990001/type/IVR/id/1", json={}, headers=cx).status_code
-        == 400
-    )
-    assert client.post(PROFILE_PATH, json=PROFILE).status_code == 401  # no token
-    other = f"{MEDIA}/account/55550001/type/QUEUE/id/1234"
-    foreign = client.post(other, json={**PROFILE, "subAccountId": "55550001"}, headers=cx)
+@pytest.mark.parametrize(
+    "field", ["productType", "productId", "subAccountId", "mainAccountId", "rcAccountId"]
+)
+def test_media_product_create_names_a_missing_id(
+    client: httpx.Client, cx: dict, field: str
+) -> None:
+    for body in ({k: v for k, v in PROFILE.items() if k != field}, {**PROFILE, field: None}):
+        refused = client.post(MEDIA, json=body, headers=cx)
+        assert refused.status_code == 400
+        assert f"Missing required fields: {field}" in refused.json()["generalMessage"]
+
+
+def test_media_product_binds_numbers_and_numeric_strings_as_the_server_does(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict
+) -> None:
+    loose = {**PROFILE, "productId": "1234", "subAccountId": 99990001, "mainAccountId": 99990000}
+    accepted = client.post(MEDIA, json=loose, headers=cx)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json() == PROFILE
+
+
+def test_media_product_ignores_unknown_fields(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict
+) -> None:
+    accepted = client.post(MEDIA, json={**PROFILE, "label": "front desk"}, headers=cx)
+    assert accepted.status_code == 200
+    assert accepted.json() == PROFILE  # not stored, not echoed
+    assert fake.media_products() == [PROFILE]
+
+
+def test_media_product_refuses_ids_that_name_another_account(
+    fake: FakeRingCentral, client: httpx.Client, cx: dict
+) -> None:
+    foreign = client.post(MEDIA, json={**PROFILE, "subAccountId": "55550001"}, headers=cx)
     assert foreign.status_code == 403
-    assert fake_products_empty(client)
+    assert foreign.json()["errorCode"] == "access.denied.exception"
+    other_main = client.post(MEDIA, json={**PROFILE, "mainAccountId": "55550000"}, headers=cx)
+    assert other_main.status_code == 400
+    assert "mainAccountId" in other_main.json()["generalMessage"]
+    read_foreign = client.get(f"{MEDIA}/account/55550001/type/QUEUE/id/1234", headers=cx)
+    assert read_foreign.status_code == 403
+    assert fake.media_products() == []
 
 
-def fake_products_empty(client: httpx.Client) -> bool:
-    return client.get("/_fake/media-products").json()["mediaProducts"] == []
+@pytest.mark.parametrize(
+    "path",
+    [f"{MEDIA}/account/99990001/type/IVR/id/1", f"{MEDIA}/account/99990001/type/QUEUE/id/x"],
+)
+def test_media_product_refuses_a_bad_type_or_id_in_the_path(
+    client: httpx.Client, cx: dict, path: str
+) -> None:
+    refused = client.get(path, headers=cx)
+    assert refused.status_code == 400
+    assert refused.json()["errorCode"] == "validation.exception"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b"productType=QUEUE&productId=1234", "application/x-www-form-urlencoded", 415),
+        (json.dumps(PROFILE).encode(), "text/plain", 415),
+        (json.dumps(PROFILE).encode(), None, 415),
+        (b"", "application/json", 400),
+        (b"{not json", "application/json", 400),
+        (b"\xff\xfe", "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b'"QUEUE"', "application/json", 400),
+    ],
+)
+def test_media_product_body_must_be_a_json_object(
+    fake: FakeRingCentral,
+    client: httpx.Client,
+    cx: dict,
+    content: bytes,
+    content_type: str | None,
+    status: int,
+) -> None:
+    headers = {**cx, **({"Content-Type": content_type} if content_type else {})}
+    for method in ("POST", "PUT"):
+        refused = client.request(method, MEDIA, content=content, headers=headers)
+        assert refused.status_code == status, refused.text
+        assert {"errorCode", "generalMessage", "timestamp"} <= set(refused.json())
+    assert fake.media_products() == []
+
+
+_json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+
+
+def _schema_allows(body: dict[str, Any]) -> bool:
+    """RingCX's CreateProductReq, written out independently of the fake's code."""
+
+    def an_id(value: Any) -> bool:
+        return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+    def an_int32(value: Any) -> bool:
+        if isinstance(value, str) and re.fullmatch("-?[0-9]+", value):
+            value = int(value)
+        return type(value) is int and -(2**31) <= value < 2**31
+
+    if any(body.get(name) is None for name in PROFILE if name != "secret"):
+        return False
+    url = body["streamingUrl"]
+    return (
+        body["productType"] in ("QUEUE", "CAMPAIGN")
+        and an_int32(body["productId"])
+        and all(an_id(body[name]) for name in ("subAccountId", "mainAccountId", "rcAccountId"))
+        and isinstance(url, str)
+        and ringcx_api.STREAMING_URL.fullmatch(url) is not None
+        and (body.get("secret") is None or isinstance(body["secret"], str))
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([*PROFILE, "unknown"]),
+        _json_values | st.sampled_from(["", "1234", "-7", "QUEUE", "wss://a.example.com:1"]),
+    ),
+    dropped=st.sets(st.sampled_from(list(PROFILE))),
+)
+def test_media_product_validation_over_arbitrary_bodies(changes: dict, dropped: set) -> None:
+    """Any JSON object is accepted exactly when RingCX's schema allows it; a refusal is a 400
+    that names only declared fields, never a crash; unknown fields are never kept."""
+    body = {k: v for k, v in {**PROFILE, **changes}.items() if k not in dropped}
+    request = Request(
+        method="POST",
+        path=MEDIA,
+        query={},
+        headers={"content-type": "application/json"},
+        body=json.dumps(body).encode(),
+    )
+    body = json.loads(request.body)  # as the server reads it (NaN and the like included)
+
+    def parse() -> dict[str, Any]:
+        return ringcx_api._profile(request, ringcx_api._body(request), ringcx_api.CREATE_REQUIRED)
+
+    if not _schema_allows(body):
+        with pytest.raises(ApiError) as caught:
+            parse()
+        assert caught.value.response.status == 400
+        named = {d["field"] for d in caught.value.response.body["details"]}
+        assert named
+        assert named <= set(PROFILE)
+        return
+    profile = parse()
+    assert profile["productType"] == body["productType"]
+    assert profile["productId"] == int(body["productId"])
+    assert all(profile[k] == str(body[k]) for k in ("subAccountId", "mainAccountId"))
+    assert profile["streamingUrl"] == body["streamingUrl"]
+    assert "unknown" not in profile
 
 
 def test_media_product_base_path_is_configurable() -> None:
@@ -386,11 +650,12 @@ def test_media_product_base_path_is_configurable() -> None:
         ).json()
         headers = bearer(session["accessToken"])
         assert "refreshToken" not in session  # only with includeRefresh=true
-        old_path = f"{old}/account/99990001/type/QUEUE/id/1234"
-        assert client.post(old_path, json=PROFILE, headers=headers).status_code == 200
+        assert client.post(old, json=PROFILE, headers=headers).status_code == 200
         assert client.get(PROFILE_PATH, headers=headers).json() == PROFILE  # one store
+        old_item = f"{old}/account/99990001/type/QUEUE/id/1234"
+        assert client.delete(old_item, headers=headers).status_code == 200
     with FakeRingCentral() as only_new, httpx.Client(base_url=only_new.url) as client:
-        assert client.get(old_path).status_code == 404
+        assert client.post(old, json=PROFILE).status_code == 404
 
 
 # --- monitoring groups, devices, presence -------------------------------------------------------

@@ -44,7 +44,7 @@ RC_ACCOUNT = "123456789"
 TOKEN_PATH = r"^/restapi/oauth/token$"
 EXCHANGE_PATH = r"^/api/auth/login/rc/accesstoken$"
 RINGCX_REFRESH_PATH = r"^/api/auth/token/refresh$"
-MEDIA_PATH = r"^/platform/api/media/product/"
+MEDIA_PATH = r"^/platform/api/media/product(/|$)"
 WEBHOOK_FILTER = "/restapi/v1.0/account/~/telephony/sessions"
 
 
@@ -273,17 +273,26 @@ def test_media_product_lifecycle(fake) -> None:
     changed = product(streaming_url="wss://recorder.example.com:8443", secret=None)
     assert ringcx.media_product_update(product=changed) == changed
     assert "secret" not in fake.media_products()[0]
-    ringcx.media_product_delete(**product_key(local))
+    ringcx.media_product_delete(**product_key(local))  # RingCX answers 200 with a text
     assert fake.media_products() == []
     with pytest.raises(NotFound) as caught:
         ringcx.media_product_get(**product_key(local))
     assert caught.value.vendor == "ringcx"
     assert caught.value.error_code == "entity.not.found.exception"
-    (request,) = fake.requests(path_regex=MEDIA_PATH, method="POST")
-    assert (
-        request["path"] == f"/platform/api/media/product/account/{SUB_ACCOUNT}/type/QUEUE/id/1234"
-    )
-    assert request["headers"]["authorization"].startswith("Bearer ")
+    base = "/platform/api/media/product"
+    item = f"{base}/account/{SUB_ACCOUNT}/type/QUEUE/id/1234"
+    calls = [(r["method"], r["path"]) for r in fake.requests(path_regex=MEDIA_PATH)]
+    assert calls == [
+        ("POST", base),  # create and update carry the ids in the body
+        ("GET", item),
+        ("PUT", base),
+        ("DELETE", item),
+        ("GET", item),
+    ]
+    (post,) = fake.requests(path_regex=MEDIA_PATH, method="POST")
+    assert post["body"]["productId"] == 1234
+    assert post["body"]["subAccountId"] == SUB_ACCOUNT
+    assert post["headers"]["authorization"].startswith("Bearer ")
 
 
 def test_older_media_product_base_path_works_by_setting(fake, settings) -> None:
@@ -291,9 +300,13 @@ def test_older_media_product_base_path_works_by_setting(fake, settings) -> None:
     settings.RINGCX_MEDIA_PRODUCT_BASE_PATH = OLD_MEDIA_PRODUCT_BASE_PATH
 
     ringcx.media_product_create(product=product())
+    ringcx.media_product_delete(**product_key(product()))
 
-    assert fake.requests(path_regex=r"^/media-distributor/product/account/")
-    assert len(fake.media_products()) == 1
+    assert [(r["method"], r["path"]) for r in fake.requests(path_regex="^/media-distributor/")] == [
+        ("POST", "/media-distributor/product"),
+        ("DELETE", f"/media-distributor/product/account/{SUB_ACCOUNT}/type/QUEUE/id/1234"),
+    ]
+    assert fake.media_products() == []
 
 
 def test_media_product_repr_and_str_hide_the_secret() -> None:

@@ -19,8 +19,8 @@ from tests.factories import make_streaming_profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BASE = "/platform/api/media/product"
-PATH = f"{BASE}/account/99990001/type/QUEUE/id/1234"
+BASE = "/platform/api/media/product"  # create (POST) and update (PUT), ids in the body
+ITEM = f"{BASE}/account/99990001/type/QUEUE/id/1234"  # read (GET) and delete (DELETE)
 
 
 @pytest.fixture
@@ -51,7 +51,8 @@ def test_create_posts_the_profile_and_shows_it_synced(fake) -> None:
     profile = make_streaming_profile()
     (post,) = changes(fake)
     assert post["method"] == "POST"
-    assert post["path"] == PATH
+    assert post["path"] == BASE  # RingCX refuses a POST to the item path
+    assert [r["path"] for r in fake.requests(method="GET", path_regex=BASE)] == [ITEM]
     assert post["body"] == {
         "productType": "QUEUE",
         "productId": 1234,
@@ -76,6 +77,7 @@ def test_change_and_rotation_put_the_new_values(fake) -> None:
     secret = streaming_profile_rotate_secret(profile=profile)
     puts = changes(fake, "PUT")
     assert [p["body"]["streamingUrl"] for p in puts] == ["wss://rec2.example.com:8443"] * 2
+    assert {p["path"] for p in puts} == {BASE}
     (stored,) = fake.media_products()
     assert stored["secret"] == secret
 
@@ -83,8 +85,10 @@ def test_change_and_rotation_put_the_new_values(fake) -> None:
 def test_disable_and_delete_remove_it_from_ringcx(fake) -> None:
     profile = make_streaming_profile()
     streaming_profile_disable(profile=profile)
-    assert [r["method"] for r in changes(fake)] == ["POST", "DELETE"]
+    assert [(r["method"], r["path"]) for r in changes(fake)] == [("POST", BASE), ("DELETE", ITEM)]
     assert fake.media_products() == []
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.SYNCED  # RingCX's text answer to DELETE is fine
     other = make_streaming_profile(product_id=77)
     streaming_profile_delete(profile=other)
     assert changes(fake)[-1]["method"] == "DELETE"
@@ -134,7 +138,7 @@ def test_drift_is_detected_and_not_overwritten(fake) -> None:
     )
     edited = {**fake.media_products()[0], "streamingUrl": "wss://elsewhere.example.com"}
     answer = httpx.put(
-        f"{fake.url}{PATH}",
+        f"{fake.url}{BASE}",
         json=edited,
         headers={"Authorization": f"Bearer {token.json()['accessToken']}"},
     )

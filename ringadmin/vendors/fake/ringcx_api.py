@@ -1,9 +1,20 @@
-"""RingCX routes (DESIGN.md §5): the platform-token exchange, token refresh and the media
-product (streaming profile) API.
+"""RingCX routes: the platform-token exchange, token refresh and the media product
+(streaming profile) API, as RingCX publishes them.
 
-The media product API validates what the real one documents (``streamingUrl`` is
-``wss://host[:port]`` or empty, path and body agree, required fields present) and nothing it
-does not: it never tries to reach the streaming URL, as RingCX does not.
+The media product API has two addresses under its base path (``/platform/api/media/product``
+by default, ``/media-distributor/product`` on older installations):
+
+- ``POST {base}`` creates and ``PUT {base}`` replaces a profile; the ids travel in the JSON
+  body (RingCentral's own sample request is exactly that);
+- ``GET`` and ``DELETE {base}/account/{subAccountId}/type/{productType}/id/{productId}`` read
+  and remove one profile.
+
+There is no list. Any other method on either address is refused with 405 and ``Allow`` (what
+RingCX's Spring MVC answers for a known path), anything else under the base with 404. Bodies
+are checked as the published OpenAPI description declares them (required fields, types,
+``productId`` an int32, the ``streamingUrl`` pattern) and as the server would bind them:
+unknown fields are ignored, numeric strings are read as numbers. RingCX never tries to reach
+the streaming URL, and neither does this fake.
 """
 
 from __future__ import annotations
@@ -19,29 +30,35 @@ from .state import FakeState
 LOGIN_PATH = "/api/auth/login/rc/accesstoken"
 REFRESH_PATH = "/api/auth/token/refresh"
 PRODUCT_TYPES = ("QUEUE", "CAMPAIGN")
-STREAMING_URL = re.compile(r"^$|^wss://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$")
-STREAMING_URL_RULE = "^$|^wss://host(:port)?$"
-REQUIRED_FIELDS = (
-    "productType",
-    "productId",
-    "subAccountId",
-    "mainAccountId",
-    "rcAccountId",
-    "streamingUrl",
+# The pattern of ``streamingUrl`` in RingCX's OpenAPI description, verbatim: an empty string,
+# or wss:// then an IPv4 address or a host name, then an optional port; no path, no query.
+STREAMING_URL = re.compile(
+    r"^$|^(wss:\/\/)([0-9]{1,3}(?:\.[0-9]{1,3}){3}|(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*"
+    r"[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]))(:([0-9]{1,5}))?$"
 )
-_MEDIA_PATH = re.compile(
+STREAMING_URL_RULE = "^$|^wss://host(:port)?$"
+INT32_MAX = 2**31 - 1
+ACCOUNT_FIELDS = ("subAccountId", "mainAccountId", "rcAccountId")
+# Required by RingCX's UpdateProductReq; CreateProductReq also requires the other two ids.
+UPDATE_REQUIRED = ("productType", "productId", "subAccountId", "streamingUrl")
+CREATE_REQUIRED = (*UPDATE_REQUIRED, "mainAccountId", "rcAccountId")
+COLLECTION_METHODS = ("POST", "PUT")
+ITEM_METHODS = ("GET", "DELETE")
+DELETED_TEXT = "Product deleted"  # RingCX answers DELETE with a string; its text is undocumented
+EXPIRED_TEXT = "Jwt is expired"  # RingCX's documented answer to an expired access token
+_ITEM_PATH = re.compile(
     r"^/account/(?P<sub_account>[^/]+)/type/(?P<product_type>[^/]+)/id/(?P<product_id>[^/]+)$"
 )
-MEDIA_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 
 
 def _session(state: FakeState, tokens: dict[str, str]) -> dict[str, Any]:
+    """The exchange and refresh answer: the fields RingCX documents, and no others."""
     with state.lock:
         sub_account = (state.config.ringcx_sub_account_ids or ["0"])[0]
-    owner = seed.OWNER_EXTENSION_ID
     return {
         **tokens,
         "tokenType": "Bearer",
+        "mainAccountId": seed.RINGCX_MAIN_ACCOUNT_ID,
         "agentDetails": [
             {
                 "agentId": 1001,
@@ -50,7 +67,7 @@ def _session(state: FakeState, tokens: dict[str, str]) -> dict[str, Any]:
                 "email": "admin@fake-ringcentral.invalid",
                 "username": "admin@fake-ringcentral.invalid",
                 "agentType": "AGENT",
-                "rcUserId": owner,
+                "rcUserId": int(seed.OWNER_EXTENSION_ID),
                 "accountId": sub_account,
                 "accountName": "Fake sub-account",
                 "agentGroupId": seed.RINGCX_AGENT_GROUP_ID,
@@ -59,12 +76,9 @@ def _session(state: FakeState, tokens: dict[str, str]) -> dict[str, Any]:
             }
         ],
         "adminId": seed.RINGCX_ADMIN_ID,
-        "adminUrl": f"{state.base_url}/admin/?adminId={seed.RINGCX_ADMIN_ID}",
-        "agentUrl": f"{state.base_url}/agent/?agentId=1001",
+        "adminUrl": "/voice/admin/",
+        "agentUrl": "/voice/agent/",
         "ssoLogin": True,
-        "platformId": "fake",
-        "mainAccountId": seed.RINGCX_MAIN_ACCOUNT_ID,
-        "rcAccountId": seed.ACCOUNT_ID,
     }
 
 
@@ -118,46 +132,92 @@ def refresh(state: FakeState, request: Request) -> Response:
 # --- media products -----------------------------------------------------------------------------
 
 
+def _authorize(state: FakeState, request: Request) -> None:
+    """The bearer check, which runs before routing (as a servlet filter does)."""
+    scheme, _, token = (request.header("authorization") or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and state.ringcx_token_valid(token):
+        return
+    if scheme.lower() == "bearer" and state.ringcx_token_expired(token):
+        raise ApiError(401, EXPIRED_TEXT.encode(), {"Content-Type": "text/plain;charset=UTF-8"})
+    raise cx_error(
+        401, "access.denied.exception", "RingCX access token is missing or invalid", request
+    )
+
+
+def _not_allowed(request: Request, allowed: tuple[str, ...]) -> ApiError:
+    # The status and Allow header are Spring MVC's; the error code is this fake's own wording.
+    return cx_error(
+        405,
+        "method.not.allowed.exception",
+        f"Request method '{request.method}' is not supported here: use {' or '.join(allowed)}",
+        request,
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
 def _invalid(request: Request, message: str, fields: dict[str, str]) -> ApiError:
     details = [{"field": name, "message": text} for name, text in fields.items()]
     return cx_error(400, "validation.exception", message, request, details=details)
 
 
+def _forbidden(request: Request, sub_account: str) -> ApiError:
+    return cx_error(
+        403,
+        "access.denied.exception",
+        f"Sub-account {sub_account} does not belong to main account {seed.RINGCX_MAIN_ACCOUNT_ID}",
+        request,
+    )
+
+
 def _as_id(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def _as_int(value: Any) -> int | None:
+    """An account id: a string, or a number (bound to a string field, it becomes one)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) else None
+
+
+def _as_int32(value: Any) -> int | None:
+    """``productId``: an int32, or a string of one (numeric strings bind to numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"-?0*[0-9]{1,10}", value):
+        value = int(value)
+    if isinstance(value, int) and -INT32_MAX - 1 <= value <= INT32_MAX:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)  # Jackson coerces numeric strings, so RingCX accepts them
     return None
 
 
-def _profile(
-    request: Request, sub_account: str, product_type: str, product_id: int
-) -> dict[str, Any]:
-    """The validated profile from the body, or a 400 naming every offending field."""
+def _body(request: Request) -> dict[str, Any]:
+    """The JSON object of a create or update: 415 for another media type, 400 for non-JSON."""
+    content_type = request.content_type
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise cx_error(
+            415,
+            "unsupported.media.type.exception",
+            f"Content type '{content_type or 'application/octet-stream'}' not supported: "
+            "send application/json",
+            request,
+        )
     try:
         body = request.json()
-    except ValueError:
-        body = None
+    except (ValueError, UnicodeDecodeError):
+        raise cx_error(
+            400, "bad.request.exception", "Request body is missing or is not JSON", request
+        ) from None
     if not isinstance(body, dict):
         raise cx_error(400, "bad.request.exception", "Request body must be a JSON object", request)
-    missing = [
-        name
-        for name in REQUIRED_FIELDS
-        if body.get(name) is None or (name != "streamingUrl" and body.get(name) == "")
-    ]
+    return body
+
+
+def _profile(request: Request, body: dict[str, Any], required: tuple[str, ...]) -> dict[str, Any]:
+    """The profile a create or update body describes, or a 400 naming every offending field.
+
+    Only the fields RingCX declares are kept; others are ignored, not stored or echoed.
+    """
+    missing = [name for name in required if body.get(name) is None]
     if missing:
         raise _invalid(
             request,
@@ -165,64 +225,108 @@ def _profile(
             dict.fromkeys(missing, "is required"),
         )
     problems: dict[str, str] = {}
-    if body["productType"] != product_type:
-        problems["productType"] = f"must be {product_type!r}, as in the path"
-    body_product_id = _as_int(body["productId"])
-    if body_product_id is None:
-        problems["productId"] = "must be an integer"
-    elif body_product_id != product_id:
-        problems["productId"] = f"must be {product_id}, as in the path"
-    ids = {name: _as_id(body[name]) for name in ("subAccountId", "mainAccountId", "rcAccountId")}
-    for name, value in ids.items():
+    profile: dict[str, Any] = {}
+    if body["productType"] not in PRODUCT_TYPES:
+        problems["productType"] = "must be QUEUE or CAMPAIGN"
+    product_id = _as_int32(body["productId"])
+    if product_id is None:
+        problems["productId"] = "must be an integer (int32)"
+    profile.update(productType=body["productType"], productId=product_id)
+    for name in ACCOUNT_FIELDS:
+        if body.get(name) is None:
+            continue  # optional in an update: the stored value stays
+        value = _as_id(body[name])
         if value is None:
-            problems[name] = "must be an account id"
-    if ids["subAccountId"] is not None and ids["subAccountId"] != sub_account:
-        problems["subAccountId"] = f"must be {sub_account!r}, as in the path"
+            problems[name] = "must be a string (an account id)"
+        profile[name] = value
     url = body["streamingUrl"]
-    if not isinstance(url, str) or not STREAMING_URL.match(url):
+    if not isinstance(url, str) or not STREAMING_URL.fullmatch(url):
         problems["streamingUrl"] = (
             f"must match {STREAMING_URL_RULE}: wss://, a host and an optional port, "
             "no path, no query"
         )
+    profile["streamingUrl"] = url
     secret = body.get("secret")
-    if secret is not None and not isinstance(secret, str):
-        problems["secret"] = "must be a string"  # noqa: S105 - a message
+    if secret is not None:
+        if not isinstance(secret, str):
+            problems["secret"] = "must be a string"  # noqa: S105 - a message
+        profile["secret"] = secret
     if problems:
         raise _invalid(request, f"Invalid fields: {', '.join(problems)}", problems)
-    profile = {
-        "productType": product_type,
-        "productId": product_id,
-        "subAccountId": sub_account,
-        "mainAccountId": ids["mainAccountId"],
-        "rcAccountId": ids["rcAccountId"],
-        "streamingUrl": url,
-    }
-    if secret is not None:
-        profile["secret"] = secret
     return profile
 
 
-def media_product(
+def _check_accounts(state: FakeState, request: Request, profile: dict[str, Any]) -> None:
+    """The body's ids must name one account the token may manage."""
+    with state.lock:
+        allowed = profile["subAccountId"] in state.config.ringcx_sub_account_ids
+    if not allowed:
+        raise _forbidden(request, profile["subAccountId"])
+    main = profile.get("mainAccountId")
+    if main is not None and main != seed.RINGCX_MAIN_ACCOUNT_ID:
+        raise _invalid(
+            request,
+            f"Invalid fields: mainAccountId {main} is not the main account of sub-account "
+            f"{profile['subAccountId']}",
+            {"mainAccountId": f"must be {seed.RINGCX_MAIN_ACCOUNT_ID}"},
+        )
+
+
+def media_collection(state: FakeState, request: Request) -> Response:
+    """``POST`` creates, ``PUT`` replaces; both answer with the stored profile, secret included.
+
+    A create of a profile that exists is refused (409) and so is an update of one that does
+    not (404): RingCX documents create and update as two operations and says nothing of either
+    doing the other's work, so a client must read first and choose. Refusing catches a client
+    that creates blindly and would otherwise overwrite a profile someone set up elsewhere.
+    """
+    _authorize(state, request)
+    if request.method not in COLLECTION_METHODS:
+        raise _not_allowed(request, COLLECTION_METHODS)
+    creating = request.method == "POST"
+    profile = _profile(request, _body(request), CREATE_REQUIRED if creating else UPDATE_REQUIRED)
+    _check_accounts(state, request, profile)
+    key = (profile["subAccountId"], profile["productType"], profile["productId"])
+    label = f"{key[1]} {key[2]} in sub-account {key[0]}"
+    with state.lock:
+        stored = state.media_products.get(key)
+        if creating and stored is not None:
+            raise cx_error(
+                409,
+                "entity.already.exists.exception",
+                f"A media product profile already exists for {label}: use PUT to change it",
+                request,
+            )
+        if not creating and stored is None:
+            raise cx_error(
+                404,
+                "entity.not.found.exception",
+                f"No media product profile for {label}: use POST to create it",
+                request,
+            )
+        if stored is not None:
+            for name in ("mainAccountId", "rcAccountId"):
+                profile.setdefault(name, stored.get(name))
+        state.media_products[key] = _ordered(profile)
+        return Response(200, _ordered(profile))
+
+
+def _ordered(profile: dict[str, Any]) -> dict[str, Any]:
+    names = ("productType", "productId", *ACCOUNT_FIELDS, "streamingUrl", "secret")
+    return {name: profile[name] for name in names if profile.get(name) is not None}
+
+
+def media_item(
     state: FakeState, request: Request, sub_account: str, product_type: str, product_id: str
 ) -> Response:
-    header = request.header("authorization") or ""
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not state.ringcx_token_valid(token.strip()):
-        raise cx_error(
-            401,
-            "access.denied.exception",
-            "RingCX access token is missing, invalid or expired",
-            request,
-        )
-    with state.lock:
-        allowed = sub_account in state.config.ringcx_sub_account_ids
-    if not allowed:
-        raise cx_error(
-            403,
-            "access.denied.exception",
-            f"Sub-account {sub_account} does not belong to main account "
-            f"{seed.RINGCX_MAIN_ACCOUNT_ID}",
-            request,
+    """``GET`` one profile, or ``DELETE`` it (200 with a short text, as RingCX answers)."""
+    _authorize(state, request)
+    if request.method not in ITEM_METHODS:
+        raise _not_allowed(request, ITEM_METHODS)
+    number = _as_int32(product_id)
+    if number is None:
+        raise _invalid(
+            request, "Invalid productId in the path", {"productId": "must be an integer (int32)"}
         )
     if product_type not in PRODUCT_TYPES:
         raise _invalid(
@@ -230,40 +334,36 @@ def media_product(
             f"Invalid productType {product_type!r} in the path",
             {"productType": "must be QUEUE or CAMPAIGN"},
         )
-    if not product_id.isdigit():
-        raise _invalid(
-            request, "Invalid productId in the path", {"productId": "must be an integer"}
-        )
-    key = (sub_account, product_type, int(product_id))
-    label = f"{product_type} {product_id} in sub-account {sub_account}"
-    if request.method in ("POST", "PUT"):
-        profile = _profile(request, sub_account, product_type, int(product_id))
+    with state.lock:
+        allowed = sub_account in state.config.ringcx_sub_account_ids
+    if not allowed:
+        raise _forbidden(request, sub_account)
+    key = (sub_account, product_type, number)
     with state.lock:
         stored = state.media_products.get(key)
-        if request.method == "POST":
-            if stored is not None:
-                raise cx_error(
-                    409,
-                    "entity.already.exists.exception",
-                    f"A media product profile already exists for {label}: use PUT to change it",
-                    request,
-                )
-            state.media_products[key] = profile
-            return Response(200, dict(profile))
         if stored is None:
             raise cx_error(
                 404,
                 "entity.not.found.exception",
-                f"No media product profile for {label}",
+                f"No media product profile for {product_type} {number} in sub-account "
+                f"{sub_account}",
                 request,
             )
-        if request.method == "PUT":
-            state.media_products[key] = profile
-            return Response(200, dict(profile))
         if request.method == "DELETE":
             del state.media_products[key]
-            return Response(204)
+            return Response(200, DELETED_TEXT.encode(), {"Content-Type": "text/plain"})
         return Response(200, dict(stored))
+
+
+def media_unknown(state: FakeState, request: Request) -> Response:
+    _authorize(state, request)
+    raise cx_error(
+        404,
+        "entity.not.found.exception",
+        f"No handler for {request.method} {request.path}: create and update use the base "
+        "path, read and delete .../account/{subAccountId}/type/{productType}/id/{productId}",
+        request,
+    )
 
 
 Route = tuple[Callable[..., Response], dict[str, str]]
@@ -275,15 +375,16 @@ def match(state: FakeState, method: str, path: str) -> Route | None:
         return login, {}
     if method == "POST" and path == REFRESH_PATH:
         return refresh, {}
-    if method not in MEDIA_METHODS:
-        return None
     with state.lock:
         bases = list(state.config.media_product_base_paths)
     for base in bases:
+        if path == base:
+            return media_collection, {}
         if path.startswith(base + "/"):
-            found = _MEDIA_PATH.match(path[len(base) :])
+            found = _ITEM_PATH.match(path[len(base) :])
             if found:
-                return media_product, found.groupdict()
+                return media_item, found.groupdict()
+            return media_unknown, {}
     return None
 
 

@@ -265,6 +265,12 @@ class FakeState:
             expiry = self.ringcx_access_tokens.get(token or "")
             return expiry is not None and expiry > self.now()
 
+    def ringcx_token_expired(self, token: str | None) -> bool:
+        """A token this fake issued whose time is up (RingCX answers it differently)."""
+        with self.lock:
+            expiry = self.ringcx_access_tokens.get(token or "")
+            return expiry is not None and expiry <= self.now()
+
     def use_ringcx_refresh_token(self, token: str) -> bool:
         with self.lock:
             expiry = self.ringcx_refresh_tokens.pop(token, None)
