@@ -723,7 +723,7 @@ def test_devices_of_an_extension(client: httpx.Client, rc: dict) -> None:
         ("60012", "HardPhone", "Offline"),
     ]
     assert records[0]["extension"] == {
-        "id": "700001",
+        "id": 700001,  # a number here, as RingCentral gives it
         "uri": records[0]["extension"]["uri"],
         "extensionNumber": "201",
     }
@@ -744,7 +744,8 @@ def test_presence_lists_active_calls_only_with_detailed_telephony_state(
     ).json()
     assert detailed["paging"]["totalElements"] == 256
     assert detailed["paging"]["totalPages"] == 3
-    by_ext = {r["extension"]["id"]: r for r in detailed["records"]}
+    assert all(isinstance(r["extension"]["id"], int) for r in detailed["records"])
+    by_ext = {str(r["extension"]["id"]): r for r in detailed["records"]}
     (call,) = by_ext["800001"]["activeCalls"]
     assert call["telephonySessionId"] == "s-fake-0001"
     assert call["partyId"] == "p-fake-0001-1"
@@ -767,7 +768,7 @@ def test_supervise_session_and_each_party(client: httpx.Client, rc: dict) -> Non
     assert session.status_code == 201
     party = session.json()
     assert party["owner"] == {"accountId": "123456789", "extensionId": "700001"}
-    assert party["status"] == {"code": "Answered"}
+    assert party["status"] == {"code": "Answered", "reason": "Supervising"}
     assert party["muted"] is False
     assert party["standAlone"] is False
     assert {"id", "name", "direction", "from", "to"} <= set(party)
@@ -791,6 +792,19 @@ def test_supervise_session_and_each_party(client: httpx.Client, rc: dict) -> Non
     )
     assert no_party.status_code == 404
 
+    optional = {**body, "autoAnswer": True, "mediaSDP": "sendOnly"}
+    assert (
+        client.post(SUPERVISE.format("s-fake-0001"), json=optional, headers=rc).status_code == 201
+    )
+    # Only the session-level call names the agent by extension number.
+    party_by_number = client.post(
+        "/restapi/v1.0/account/~/telephony/sessions/s-fake-0001/parties/p-fake-0001-1/supervise",
+        json=by_number,
+        headers=rc,
+    )
+    assert party_by_number.status_code == 400
+    assert party_by_number.json()["errors"][0]["parameterName"] == "agentExtensionId"
+
 
 @pytest.mark.parametrize(
     ("change", "status", "code", "words"),
@@ -798,6 +812,8 @@ def test_supervise_session_and_each_party(client: httpx.Client, rc: dict) -> Non
         ({"deviceId": "60011"}, 400, "CMN-101", "obsolete"),
         ({"extensionNumber": "1001"}, 400, "CMN-101", "obsolete"),
         ({"mode": "Whisper"}, 400, "CMN-101", "mode"),
+        ({"autoAnswer": "yes"}, 400, "CMN-101", "autoAnswer"),
+        ({"mediaSDP": "sendAll"}, 400, "CMN-101", "mediaSDP"),
         ({"supervisorDeviceId": None}, 400, "CMN-101", "supervisorDeviceId"),
         ({"supervisorDeviceId": "60012"}, 400, "TAS-112", "offline"),
         ({"supervisorDeviceId": "60031"}, 400, "TAS-111", "OtherPhone"),
@@ -857,8 +873,33 @@ def test_subscription_created_after_the_validation_handshake_then_renewed_and_de
     assert client.get(path, headers=rc).status_code == 404
 
 
+@pytest.mark.parametrize("expires_in", [0, -1, True])
+def test_subscription_refuses_an_invalid_expires_in(
+    fake: FakeRingCentral, client: httpx.Client, rc: dict, receiver: Receiver, expires_in: Any
+) -> None:
+    refused = subscribe(client, rc, receiver.url, expiresIn=expires_in)
+    assert refused.status_code == 400
+    assert refused.json()["errorCode"] == "CMN-101"
+    assert refused.json()["errors"][0]["parameterName"] == "expiresIn"
+    assert fake.subscriptions() == []
+
+
+def test_subscription_lifetime_is_the_top_level_expires_in_or_seven_days(
+    client: httpx.Client, rc: dict, receiver: Receiver
+) -> None:
+    body = {
+        "eventFilters": ["/restapi/v1.0/account/~/telephony/sessions"],
+        "deliveryMode": {"transportType": "WebHook", "address": receiver.url, "expiresIn": 600},
+    }
+    misplaced = client.post("/restapi/v1.0/subscription", json=body, headers=rc)
+    assert misplaced.status_code == 200
+    assert misplaced.json()["expiresIn"] == 7 * 24 * 3600  # deliveryMode.expiresIn means nothing
+    longest = subscribe(client, rc, receiver.url, expiresIn=10**9).json()
+    assert longest["expiresIn"] == 315_360_000  # a WebHook lives at most 10 years
+
+
 @pytest.mark.parametrize(
-    ("mode", "code"), [("no-echo", "SUB-520"), ("big", "SUB-520"), ("slow", "SUB-521")]
+    ("mode", "code"), [("no-echo", "SUB-520"), ("big", "SUB-525"), ("slow", "SUB-521")]
 )
 def test_subscription_refused_when_the_receiver_fails_the_handshake(
     fake: FakeRingCentral, client: httpx.Client, rc: dict, mode: str, code: str
@@ -950,7 +991,7 @@ def test_started_call_shows_in_presence_and_is_announced(
         params={"detailedTelephonyState": "true", "perPage": 1000},
         headers=rc,
     ).json()
-    (record,) = [r for r in presence["records"] if r["extension"]["id"] == "800004"]
+    (record,) = [r for r in presence["records"] if r["extension"]["id"] == 800004]
     assert record["activeCalls"][0]["telephonySessionId"] == call["telephonySessionId"]
 
     assert client.delete(f"/_fake/calls/{call['telephonySessionId']}").status_code == 200

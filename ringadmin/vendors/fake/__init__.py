@@ -1,7 +1,8 @@
 """A local fake of the RingCentral platform API and the RingCX media product API.
 
-``FakeRingCentral`` serves DESIGN.md §5-6 on loopback for tests, demos and users checking
-their configuration, with a control API under ``/_fake/`` for faults, events and inspection.
+``FakeRingCentral`` serves both vendors' published contracts on loopback for tests, demos
+and users checking their configuration, with a control API under ``/_fake/`` for faults,
+events and inspection.
 """
 
 from .seed import ACCOUNT_ID, OWNER_EXTENSION_ID, RINGCX_MAIN_ACCOUNT_ID, RINGCX_SUB_ACCOUNT_IDS

@@ -1,5 +1,5 @@
-"""RingCentral platform routes (DESIGN.md §6): OAuth, account, monitoring groups, devices,
-presence, supervision and webhook subscriptions.
+"""RingCentral platform routes: OAuth, account, monitoring groups, devices, presence,
+supervision and webhook subscriptions, as RingCentral's API reference describes them.
 
 Each route names its rate-limit group as RingCentral's API reference does, so a client's
 pacing and 429 handling meet the same budget here as in production.
@@ -25,6 +25,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
 SIP_DEVICE_TYPES = frozenset({"SoftPhone", "HardPhone"})
+MEDIA_SDP = ("sendOnly", "sendRecv")
 OBSOLETE_SUPERVISE_FIELDS = {
     "deviceId": "supervisorDeviceId",
     "extensionNumber": "agentExtensionId (or agentExtensionNumber at session level)",
@@ -260,7 +261,8 @@ def devices(state: FakeState, request: Request, account: str, extension: str) ->
                 "status": d.status,
                 "serial": f"FAKE{d.id}",
                 "linePooling": "None",
-                "extension": {"id": ext.id, "uri": ext_uri, "extensionNumber": ext.number},
+                # RingCentral gives this extension id as a number (a string elsewhere).
+                "extension": {"id": int(ext.id), "uri": ext_uri, "extensionNumber": ext.number},
             }
             for d in sorted(state.devices.values(), key=lambda d: d.id)
             if d.extension_id == ext_id
@@ -288,7 +290,7 @@ def presence(state: FakeState, request: Request, account: str) -> Response:
             calls = calls_by_agent.get(ext.id, [])
             record: dict[str, Any] = {
                 "uri": f"{ext_uri}/presence",
-                "extension": {"id": ext.id, "uri": ext_uri, "extensionNumber": ext.number},
+                "extension": {"id": int(ext.id), "uri": ext_uri, "extensionNumber": ext.number},
                 "presenceStatus": "Busy" if calls else "Available",
                 "telephonyStatus": (
                     TELEPHONY_STATUS.get(calls[0].status, "Ringing") if calls else "NoCall"
@@ -363,6 +365,10 @@ def _supervise(
             )
     if body.get("mode") != "Listen":
         raise _invalid("mode", "Parameter [mode] value is invalid: only 'Listen' is supported")
+    if "autoAnswer" in body and not isinstance(body["autoAnswer"], bool):
+        raise _invalid("autoAnswer", "Parameter [autoAnswer] value is invalid: true or false")
+    if "mediaSDP" in body and body["mediaSDP"] not in MEDIA_SDP:
+        raise _invalid("mediaSDP", "Parameter [mediaSDP] value is invalid: sendOnly or sendRecv")
     device_id = _id(body.get("supervisorDeviceId"))
     if device_id is None:
         raise _invalid("supervisorDeviceId", "Parameter [supervisorDeviceId] is required")
@@ -477,7 +483,7 @@ def _supervisor_party(
             "deviceId": device_id,
         },
         "to": {"phoneNumber": seed.MAIN_NUMBER, "name": agent.name, "extensionId": agent.id},
-        "status": {"code": "Answered"},
+        "status": {"code": "Answered", "reason": "Supervising"},
         "muted": False,
         "standAlone": False,
     }

@@ -3,7 +3,7 @@
 Neither vendor can be pointed at a developer's machine or a CI runner, and the failures a
 client must survive (expired tokens, single-use refresh tokens, 429s, 503s, slow or broken
 answers, webhook handshakes) are hard to provoke on a real account. This server speaks the
-contracts of DESIGN.md §5-6 and lets tests inject those failures. Standard library and
+published contracts and lets tests inject those failures. Standard library and
 ``httpx`` only, no Django, so it runs anywhere (``python -m ringadmin.vendors.fake``).
 """
 

@@ -25,7 +25,7 @@ OLD_MEDIA_PRODUCT_BASE_PATH = "/media-distributor/product"
 RATE_LIMIT_GROUPS = ("Light", "Medium", "Heavy", "Auth")
 PLATFORM_SCOPE = "ReadAccounts CallControl ReadPresence SubscriptionWebhook TelephonySessions"
 DEFAULT_SUBSCRIPTION_TTL = 604_800  # 7 days: RingCentral's default for WebHook subscriptions
-MAX_SUBSCRIPTION_TTL = 630_720_000
+MAX_SUBSCRIPTION_TTL = 315_360_000  # 10 years: the most a WebHook subscription may live
 LOG_LIMIT = 10_000
 TERMINAL_STATUSES = frozenset({"Disconnected", "Gone"})
 PARTY_STATUSES = frozenset({"Setup", "Proceeding", "Answered", "Hold", "Parked", "Voicemail"})
@@ -553,6 +553,7 @@ class FakeState:
 
     @staticmethod
     def _expires_in(value: Any) -> int:
+        """The top-level ``expiresIn`` (an ``expiresIn`` inside deliveryMode means nothing)."""
         if value is None:
             return DEFAULT_SUBSCRIPTION_TTL
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -56,9 +56,9 @@ def validate_address(
                 size += len(chunk)
                 if size > max_response_bytes:
                     return ValidationFailure(
-                        "SUB-520",
-                        f"Validation Token is not returned: the response exceeds "
-                        f"{max_response_bytes} bytes",
+                        "SUB-525",
+                        f"WebHook server response is invalid: it exceeds {max_response_bytes} "
+                        "bytes, headers included",
                     )
                 if time.monotonic() > deadline:
                     break
