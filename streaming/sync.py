@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ringadmin.retry import RetryPolicy, call_with_retries
 from ringadmin.vendors import ringcx
 from ringadmin.vendors.errors import RETRYABLE, NotFound, VendorError
 from streaming.models import StreamingProfile, SyncState
 
 logger = logging.getLogger(__name__)
+
+# How a push is retried, by the Celery tasks and by ``manage.py streaming_profile sync``:
+# rate limits and outages only, at most 8 times, backoff from 5 s up to 10 min with jitter,
+# never sooner than the vendor's Retry-After.
+PROFILE_SYNC_RETRY = RetryPolicy(
+    retryable=RETRYABLE, max_retries=8, base_seconds=5.0, max_seconds=600.0
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,33 @@ def streaming_profile_push(*, profile_id: int, version: int | None = None) -> Sy
         return SyncResult(profile_id, "failed", str(exc))
     _record(profile_id, profile.sync_version, SyncState.SYNCED)
     return result
+
+
+def streaming_profile_push_now(
+    *,
+    profile_id: int,
+    max_retries: int | None = None,
+    on_retry: Callable[[Exception, int, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncResult:
+    """Push in the foreground, retrying as the task would (``PROFILE_SYNC_RETRY``, or up to
+    ``max_retries`` times); when the retries are spent the failure is recorded and returned.
+
+    ``on_retry(error, retry_number, delay)`` is called before each wait.
+    """
+    policy = PROFILE_SYNC_RETRY
+    if max_retries is not None:
+        policy = replace(policy, max_retries=max_retries)
+    try:
+        return call_with_retries(
+            lambda: streaming_profile_push(profile_id=profile_id),
+            policy=policy,
+            on_retry=on_retry,
+            sleep=sleep,
+        )
+    except policy.retryable as exc:
+        streaming_profile_push_gave_up(profile_id=profile_id, version=None, error=exc)
+        return SyncResult(profile_id, "failed", str(exc))
 
 
 def streaming_profile_push_gave_up(

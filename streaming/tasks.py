@@ -38,15 +38,20 @@ def transcribe_call(self, call_id: int, engine: str | None = None, force: bool =
     """
     from django.conf import settings
 
+    from ringadmin.retry import RetryPolicy
     from streaming.transcription.engines.base import EngineUnavailable
     from streaming.transcription.services import call_transcribe
 
     try:
         call_transcribe(call_id=call_id, engine=engine, force=force)
     except EngineUnavailable as exc:
-        if self.request.retries >= settings.TRANSCRIPTION_MAX_RETRIES:
+        policy = RetryPolicy(
+            retryable=(EngineUnavailable,), max_retries=settings.TRANSCRIPTION_MAX_RETRIES
+        )
+        delay = policy.next_delay(exc, retries=self.request.retries)
+        if delay is None:
             raise
-        raise self.retry(exc=exc, countdown=_retry_delay(exc, self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=delay) from exc
 
 
 @shared_task(name="streaming.recover_interrupted_recordings", ignore_result=True)
@@ -59,48 +64,29 @@ def recover_interrupted_recordings() -> None:
 
 # --- streaming profiles ↔ RingCX ---------------------------------------------------------------
 
-PUSH_MAX_RETRIES = 8
-BACKOFF_BASE_SECONDS = 5
-BACKOFF_MAX_SECONDS = 600
-
-
-def _retry_delay(exc: Exception, retries: int) -> float:
-    """Exponential backoff with full jitter, never sooner than the vendor's Retry-After."""
-    import random
-
-    from ringadmin.vendors.errors import RateLimited
-
-    backoff = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
-    delay = random.uniform(backoff / 2, backoff)
-    if isinstance(exc, RateLimited):
-        delay = max(delay, exc.retry_after)
-    retry_after = getattr(exc, "retry_after", None)  # speech engines' EngineUnavailable
-    if isinstance(retry_after, int | float):
-        delay = max(delay, float(retry_after))
-    return delay
-
 
 @shared_task(
     name="streaming.profile_push",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=PUSH_MAX_RETRIES,
+    max_retries=None,  # bounded by streaming.sync.PROFILE_SYNC_RETRY
     ignore_result=True,
 )
 def streaming_profile_push_task(self, profile_id: int, version: int) -> None:
-    """Push one profile to RingCX. Idempotent (reads before it writes); retries only what may
-    succeed later (rate limits, outages), honouring Retry-After."""
-    from ringadmin.vendors.errors import RETRYABLE
-    from streaming.sync import streaming_profile_push, streaming_profile_push_gave_up
+    """Push one profile to RingCX. Idempotent (reads before it writes); retries as
+    ``PROFILE_SYNC_RETRY`` says (rate limits and outages only, honouring Retry-After)."""
+    from streaming import sync
 
+    policy = sync.PROFILE_SYNC_RETRY
     try:
-        streaming_profile_push(profile_id=profile_id, version=version)
-    except RETRYABLE as exc:
-        if self.request.retries >= self.max_retries:
-            streaming_profile_push_gave_up(profile_id=profile_id, version=version, error=exc)
+        sync.streaming_profile_push(profile_id=profile_id, version=version)
+    except policy.retryable as exc:
+        delay = policy.next_delay(exc, retries=self.request.retries)
+        if delay is None:
+            sync.streaming_profile_push_gave_up(profile_id=profile_id, version=version, error=exc)
             return
-        raise self.retry(exc=exc, countdown=_retry_delay(exc, self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=delay) from exc
 
 
 @shared_task(
@@ -108,22 +94,23 @@ def streaming_profile_push_task(self, profile_id: int, version: int) -> None:
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=PUSH_MAX_RETRIES,
+    max_retries=None,  # bounded by streaming.sync.PROFILE_SYNC_RETRY
     ignore_result=True,
 )
 def streaming_profile_remote_delete_task(
     self, sub_account_id: str, product_type: str, product_id: int
 ):
     """Remove a deleted profile's media product from RingCX (absent already counts as done)."""
-    from ringadmin.vendors.errors import RETRYABLE
-    from streaming.sync import streaming_profile_remote_delete
+    from streaming import sync
 
+    policy = sync.PROFILE_SYNC_RETRY
     try:
-        streaming_profile_remote_delete(
+        sync.streaming_profile_remote_delete(
             sub_account_id=sub_account_id, product_type=product_type, product_id=product_id
         )
-    except RETRYABLE as exc:
-        if self.request.retries >= self.max_retries:
+    except policy.retryable as exc:
+        delay = policy.next_delay(exc, retries=self.request.retries)
+        if delay is None:
             logger.error(
                 "RingCX media product %s/%s/%s could not be deleted: %s",
                 sub_account_id,
@@ -132,7 +119,7 @@ def streaming_profile_remote_delete_task(
                 exc,
             )
             return
-        raise self.retry(exc=exc, countdown=_retry_delay(exc, self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=delay) from exc
 
 
 @shared_task(name="streaming.profiles_verify", ignore_result=True)

@@ -93,12 +93,33 @@ class RateLimited(VendorError):
 
 
 class Unavailable(VendorError):
-    """Could not reach the vendor, it timed out, failed (5xx) or answered nonsense."""
+    """Could not reach the vendor, it timed out, failed (5xx) or answered nonsense.
+
+    ``retry_after`` is the wait the vendor asked for with a 503's ``Retry-After``, if any.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        vendor: Vendor,
+        retry_after: float | None = None,
+        status: int | None = None,
+        error_code: str | None = None,
+        errors: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(detail, vendor=vendor, status=status, error_code=error_code, errors=errors)
+        self.retry_after = None if retry_after is None else max(0.0, float(retry_after))
 
     def __str__(self) -> str:
+        when = (
+            f"in {self.retry_after:.0f} s, as it asks"
+            if self.retry_after is not None
+            else "in a few minutes"
+        )
         return (
             f"{self.vendor_name} is unavailable{self._code()}: {self._detail()}. "
-            "This is usually temporary; try again in a few minutes."
+            f"This is usually temporary; try again {when}."
         )
 
 

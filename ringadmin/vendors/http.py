@@ -471,7 +471,9 @@ def error_from_response(response: httpx.Response, *, vendor: Vendor) -> VendorEr
     if status == 404:
         return NotFound(detail, **kwargs)
     if status == 408 or status >= 500:
-        return Unavailable(detail, **kwargs)
+        asked = response.headers.get("Retry-After")
+        retry_after = retry_after_seconds(asked) if asked and asked.strip() else None
+        return Unavailable(detail, retry_after=retry_after, **kwargs)
     if 400 <= status < 500:
         return Rejected(detail, **kwargs)
     location = response.headers.get("Location", "")

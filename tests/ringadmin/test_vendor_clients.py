@@ -366,6 +366,17 @@ def test_503_is_unavailable(fake) -> None:
     assert "try again in a few minutes" in str(caught.value)
 
 
+def test_503_with_retry_after_carries_the_wait(fake) -> None:
+    fake.add_fault(path_regex=MEDIA_PATH, status=503, retry_after=12, times=1)
+
+    with pytest.raises(Unavailable) as caught:
+        ringcx.media_product_get(**product_key(product()))
+
+    assert caught.value.retry_after == 12
+    assert "try again in 12 s" in str(caught.value)
+    assert pickle.loads(pickle.dumps(caught.value)).retry_after == 12  # noqa: S301 - ours
+
+
 def test_a_timeout_is_unavailable(fake, settings) -> None:
     settings.VENDOR_HTTP_TIMEOUT_SECONDS = 0.2
     fake.add_fault(path_regex=r"/account/~$", delay=1.0, times=1)

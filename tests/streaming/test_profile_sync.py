@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from django.core.cache import cache
@@ -176,29 +178,35 @@ def admin_client(client, make_user):
     return client
 
 
-def test_retry_delay_backs_off_with_jitter_and_honours_retry_after() -> None:
-    from ringadmin.vendors.errors import RateLimited, Unavailable
-    from streaming.tasks import _retry_delay
+def test_retry_policy_backs_off_with_jitter_honours_retry_after_and_stops() -> None:
+    from ringadmin.vendors.errors import RateLimited, Rejected, Unavailable
+    from streaming.sync import PROFILE_SYNC_RETRY as policy
 
     outage = Unavailable("down", vendor="ringcx")
-    delays = [_retry_delay(outage, retries) for retries in range(6)]
-    assert all(5 * 2**n / 2 <= d <= 5 * 2**n for n, d in enumerate(delays))
-    assert _retry_delay(outage, 30) <= 600
-    assert _retry_delay(RateLimited("slow down", vendor="ringcx", retry_after=120.0), 0) >= 120
+    delays = [policy.next_delay(outage, retries=n) for n in range(8)]
+    assert all(min(600, 5 * 2**n) / 2 <= d <= min(600, 5 * 2**n) for n, d in enumerate(delays))
+    assert policy.next_delay(outage, retries=8) is None  # eight retries, then it is shown
+    limited = RateLimited("slow down", vendor="ringcx", retry_after=120.0)
+    assert policy.next_delay(limited, retries=0) >= 120
+    asked = Unavailable("maintenance", vendor="ringcx", status=503, retry_after=45.0)
+    assert policy.next_delay(asked, retries=0) >= 45
+    assert policy.next_delay(Rejected("bad url", vendor="ringcx"), retries=0) is None
 
 
 def test_a_rate_limit_is_retried_after_the_vendors_delay(fake, monkeypatch) -> None:
     """The task asks Celery to wait at least Retry-After before the next attempt."""
-    from streaming import tasks
+    from ringadmin.retry import RetryPolicy
+    from streaming import sync
 
-    waits: list[float] = []
-    original = tasks._retry_delay
+    waits: list[float | None] = []
 
-    def recording_delay(exc, retries):
-        waits.append(original(exc, retries))
-        return waits[-1]
+    class Recording(RetryPolicy):
+        def next_delay(self, exc, *, retries):
+            waits.append(super().next_delay(exc, retries=retries))
+            return waits[-1]
 
-    monkeypatch.setattr(tasks, "_retry_delay", recording_delay)
+    shared = sync.PROFILE_SYNC_RETRY
+    monkeypatch.setattr(sync, "PROFILE_SYNC_RETRY", Recording(shared.retryable, shared.max_retries))
     fake.add_fault(method="GET", path_regex=BASE, status=429, retry_after=90, times=1)
     profile = make_streaming_profile()
     profile.refresh_from_db()
@@ -231,3 +239,110 @@ def test_an_admin_creates_a_profile_in_the_admin_and_sees_it_synced(fake, admin_
     (stored,) = fake.media_products()
     assert stored["productId"] == 4321
     assert stored["secret"] == profile.secret
+
+
+# --- `manage.py streaming_profile sync` retries as the task does ------------------------------
+
+
+def _local_profile(settings):
+    """A profile made while RingCX was not configured, so nothing was pushed yet."""
+    from ringadmin.vendors.http import reset_clients
+
+    client_id = settings.RINGCENTRAL_CLIENT_ID
+    settings.RINGCENTRAL_CLIENT_ID = ""
+    profile = make_streaming_profile()
+    settings.RINGCENTRAL_CLIENT_ID = client_id
+    reset_clients()
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.NOT_CONFIGURED
+    return profile
+
+
+def _sync_command(*args: str) -> tuple[str, str, list[float], Exception | None]:
+    """Run ``streaming_profile sync``; its waits are recorded, not spent."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from streaming.management.commands.streaming_profile import Command
+
+    command = Command()
+    waits: list[float] = []
+    command.sleep = waits.append
+    out, err = StringIO(), StringIO()
+    try:
+        call_command(command, "sync", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        return out.getvalue(), err.getvalue(), waits, exc
+    return out.getvalue(), err.getvalue(), waits, None
+
+
+def test_sync_command_retries_an_outage_honouring_retry_after(fake, settings) -> None:
+    profile = _local_profile(settings)
+    fake.add_fault(method="POST", path_regex=f"^{BASE}$", status=503, retry_after=7, times=2)
+
+    out, _, waits, error = _sync_command(str(profile.pk))
+
+    assert error is None, out
+    assert len(waits) == 2
+    assert all(wait >= 7 for wait in waits)  # never sooner than RingCX's Retry-After
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith(f"[1/1] profile {profile.pk}: RingCX is unavailable (HTTP 503")
+    assert lines[0].endswith("(retry 1 of 8).")
+    assert "Retrying in " in lines[1]
+    assert lines[1].endswith("(retry 2 of 8).")
+    assert lines[2] == f"[1/1] profile {profile.pk}: created"
+    assert len(changes(fake, "POST")) == 3  # two refused, then the one that worked
+    assert len(fake.media_products()) == 1
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.SYNCED
+
+
+def test_sync_command_gives_up_after_its_retries_and_says_so(fake, settings) -> None:
+    profile = _local_profile(settings)
+    fake.add_fault(method="GET", path_regex=BASE, status=503)
+
+    out, err, waits, error = _sync_command(str(profile.pk), "--retries", "2", "--json")
+
+    assert error is not None
+    assert "1 of 1 profile(s) failed" in str(error)
+    assert len(waits) == 2
+    assert 2.5 <= waits[0] <= 5  # the task's backoff: 5 s, then 10 s, halved by jitter at most
+    assert 5 <= waits[1] <= 10
+    assert len(fake.requests(method="GET", path_regex=BASE)) == 3
+    (result,) = json.loads(out)  # stdout stays JSON; progress went to stderr
+    assert result["outcome"] == "failed"
+    assert "HTTP 503" in result["detail"]
+    assert err.count("Retrying in") == 2
+    assert "(retry 2 of 2)" in err
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.FAILED
+    assert "HTTP 503" in profile.sync_error
+
+
+def test_sync_command_does_not_retry_what_cannot_succeed(fake, settings) -> None:
+    profile = _local_profile(settings)
+    fake.add_fault(method="POST", path_regex=BASE, status=400, times=1)
+
+    out, _, waits, error = _sync_command(str(profile.pk))
+
+    assert error is not None
+    assert waits == []
+    assert len(changes(fake, "POST")) == 1
+    assert "Retrying" not in out
+    profile.refresh_from_db()
+    assert profile.sync_state == SyncState.FAILED
+
+
+def test_sync_command_with_no_retries_tries_once(fake, settings) -> None:
+    profile = _local_profile(settings)
+    fake.add_fault(method="GET", path_regex=BASE, status=429, retry_after=3, times=1)
+
+    out, _, waits, error = _sync_command(str(profile.pk), "--retries", "0")
+
+    assert error is not None
+    assert waits == []
+    assert "rate limiting" in out
+    assert len(fake.requests(method="GET", path_regex=BASE)) == 1

@@ -1,4 +1,5 @@
-"""``manage.py streaming_profile add|list|rotate-secret|disable``: profiles from a terminal.
+"""``manage.py streaming_profile add|list|rotate-secret|disable|sync``: profiles from a
+terminal.
 
 A secret is printed exactly once, when it is generated (``add`` without ``--no-secret`` or
 ``--secret-from-env``, and ``rotate-secret``); every other output shows it masked.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -44,6 +46,18 @@ OPTION_FOR_FIELD = {
     "notes": "--notes",
 }
 SHOWN_ONCE = "Copy it now: it will not be shown again."
+MAX_RETRIES_OPTION = 100
+
+
+def non_negative_int(value: str) -> int:
+    """An argparse type for ``--retries``: 0 to ``MAX_RETRIES_OPTION``."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 0 <= number <= MAX_RETRIES_OPTION:
+        raise argparse.ArgumentTypeError(f"{value!r} must be 0 to {MAX_RETRIES_OPTION}")
+    return number
 
 
 def product_type(value: str) -> str:
@@ -217,24 +231,29 @@ class Command(SubcommandsCommand):
 
     @subcommand(
         "sync",
-        help="Push profiles to RingCX now (or, with --verify, only compare), with progress.",
+        help="Push profiles to RingCX now (or, with --verify, only compare), with progress; "
+        "outages and rate limits are retried as the background task retries them.",
         args=(
             arg("profile_id", type=int, nargs="?", metavar="ID"),
             arg("--all", action="store_true", help="every profile"),
             arg("--verify", action="store_true", help="compare with RingCX, change nothing"),
+            arg(
+                "--retries",
+                type=non_negative_int,
+                metavar="N",
+                help="retry an outage or rate limit at most N times (default: as the "
+                "background task, 8; 0: try once)",
+            ),
         ),
     )
     def sync_profiles(self, options: dict[str, Any]) -> None:
         from ringadmin.vendors import ringcx
-        from ringadmin.vendors.errors import VendorError
-        from streaming.sync import (
-            streaming_profile_push,
-            streaming_profile_push_gave_up,
-            streaming_profile_verify,
-        )
+        from streaming import sync
 
         if bool(options["all"]) == (options["profile_id"] is not None):
             raise CommandError("give one profile ID or --all")
+        if options["verify"] and options["retries"] is not None:
+            raise CommandError("--retries applies to a push, not to --verify")
         if not ringcx.vendors_configured():
             raise CommandError(
                 "RingCX is not configured: set RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET "
@@ -245,29 +264,42 @@ class Command(SubcommandsCommand):
             if options["all"]
             else [profile_get(options["profile_id"]).pk]
         )
+        max_retries = (
+            sync.PROFILE_SYNC_RETRY.max_retries
+            if options["retries"] is None
+            else options["retries"]
+        )
+        # Progress goes to stderr with --json, so that stdout stays one JSON document.
+        progress = self.stderr if options["json"] else self.stdout
         results = []
         for position, profile_id in enumerate(ids, start=1):
-            try:
-                if options["verify"]:
-                    result = streaming_profile_verify(profile_id=profile_id)
-                else:
-                    result = streaming_profile_push(profile_id=profile_id)
-            except VendorError as exc:  # retryable errors surface here: report, go on
-                streaming_profile_push_gave_up(profile_id=profile_id, version=None, error=exc)
-                result = None
-                outcome, detail = "failed", str(exc)
+            prefix = f"[{position}/{len(ids)}] profile {profile_id}"
+
+            def announce(error: Exception, retry: int, delay: float, prefix: str = prefix) -> None:
+                progress.write(
+                    f"{prefix}: {error} Retrying in {delay:.1f} s (retry {retry} of {max_retries})."
+                )
+
+            if options["verify"]:
+                result = sync.streaming_profile_verify(profile_id=profile_id)
             else:
-                outcome, detail = result.action, result.detail
-                if result.drift:
-                    detail = "differs: " + ", ".join(sorted(result.drift))
+                result = sync.streaming_profile_push_now(
+                    profile_id=profile_id,
+                    max_retries=max_retries,
+                    on_retry=announce,
+                    sleep=self.sleep,
+                )
+            outcome, detail = result.action, result.detail
+            if result.drift:
+                detail = "differs: " + ", ".join(sorted(result.drift))
             results.append({"id": profile_id, "outcome": outcome, "detail": detail})
             if not options["json"]:
-                self.stdout.write(
-                    f"[{position}/{len(ids)}] profile {profile_id}: {outcome}"
-                    + (f" ({detail})" if detail else "")
-                )
+                self.stdout.write(f"{prefix}: {outcome}" + (f" ({detail})" if detail else ""))
         if options["json"]:
             self.write_json(results)
         failed = [r for r in results if r["outcome"] == "failed"]
         if failed:
             raise CommandError(f"{len(failed)} of {len(results)} profile(s) failed; see above")
+
+    # The wait between retries; a test replaces it to see the waits without spending them.
+    sleep = staticmethod(time.sleep)
