@@ -103,6 +103,57 @@ class JsonFormatter(_BaseJsonFormatter):
         super().__init__(*args, **kwargs)
 
 
+TEXT_FORMAT = (
+    "%(asctime)s %(levelname)-7s %(name)s [req=%(request_id)s call=%(call_id)s] %(message)s"
+)
+
+
+def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
+    """The logging configuration of every process (``settings.LOGGING``, and the live
+    transcription worker, which runs without Django): one handler on the root logger, so each
+    event is one line, ``text`` or ``json``.
+
+    Django's default configuration gives the ``django`` logger a console handler of its own
+    (active when DEBUG) that would print each of its events a second time, plainly; it is
+    removed, and those events reach the root handler like every other.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "context": {"()": "ringadmin.logging.ContextFilter"},
+            "redact": {"()": "ringadmin.logging.RedactSecretsFilter"},
+        },
+        "formatters": {
+            "json": {"()": "ringadmin.logging.JsonFormatter"},
+            "text": {"format": TEXT_FORMAT},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["context", "redact"],
+                "formatter": fmt if fmt in ("json", "text") else "json",
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django": {"handlers": []},  # no second, plain copy of Django's events
+            "django.db.backends": {"level": "WARNING"},
+            "daphne": {"level": "WARNING"},
+            "websockets": {"level": "WARNING"},  # one line per connection otherwise
+            "httpx": {"level": "WARNING"},  # our vendor clients log each call themselves
+            "faster_whisper": {"level": "WARNING"},  # a line per channel transcribed
+            "httpcore": {"level": "WARNING"},
+            "celery": {"level": level},
+        },
+    }
+
+
+def log_format_default(*, debug: bool) -> str:
+    """``text`` for a developer's terminal (DEBUG), ``json`` for production's log collectors."""
+    return "text" if debug else "json"
+
+
 class RequestIdMiddleware:
     """Gives each request an id (the caller's ``X-Request-ID`` when sane) for its log lines."""
 
