@@ -83,6 +83,34 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+class RefusalFilter(logging.Filter):
+    """A refused request is one line, without a traceback.
+
+    Django logs a 403 from ``PermissionDenied``, a 400 from ``BadRequest`` and every
+    ``SuspiciousOperation`` (a forged Host header…) with the exception's traceback: for an
+    expected refusal it only repeats Django's own call stack, many lines per bot or curious
+    user. Any 4xx answer keeps its line (and the exception's message, when it adds one);
+    errors (5xx) keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if (
+            record.exc_info
+            and isinstance(status, int)
+            and 400 <= status < 500
+            and record.name.startswith(("django.request", "django.security"))
+        ):
+            exception = record.exc_info[1]
+            reason = str(exception) if exception is not None else ""
+            message = record.getMessage()
+            if reason and reason not in message:
+                record.msg, record.args = f"{message} ({reason})", None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 _STANDARD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
     "message",
     "asctime",
@@ -121,6 +149,7 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
+            "refusal": {"()": "ringadmin.logging.RefusalFilter"},
             "context": {"()": "ringadmin.logging.ContextFilter"},
             "redact": {"()": "ringadmin.logging.RedactSecretsFilter"},
         },
@@ -131,7 +160,7 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
-                "filters": ["context", "redact"],
+                "filters": ["refusal", "context", "redact"],
                 "formatter": fmt if fmt in ("json", "text") else "json",
             }
         },
@@ -168,6 +197,18 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
+            if response.status_code >= 400:
+                from django.utils.log import log_response
+
+                # Django's handler logs such answers after every middleware has returned, where
+                # the request id is gone; logged here, the line carries it (Django then skips it).
+                log_response(
+                    "%s: %s",
+                    response.reason_phrase,
+                    request.path,
+                    response=response,
+                    request=request,
+                )
         finally:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
