@@ -12,6 +12,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -240,6 +241,21 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_
             time.sleep(0.2)
         assert call["status"] == "completed"
         assert len(call["stream_stats"]["recording"]["sha256"]) == 64
+        # The first demo call has its recording and, once the worker has run the post-call
+        # task, its transcript.
+        deadline = time.monotonic() + 120
+        while True:
+            (demo,) = json.loads(manage("calls", "show", "demo-1", "--json", env=fresh).stdout)
+            transcripts = demo["transcripts"]
+            if transcripts and transcripts[0]["status"] in ("done", "failed"):
+                break
+            assert time.monotonic() < deadline, demo
+            time.sleep(0.2)
+        assert Path(demo["recording_path"]).is_file()
+        assert demo["stream_stats"]["recording"]["seconds"] == 15.4
+        assert transcripts[0]["status"] == "done", transcripts
+        assert transcripts[0]["engine"] == "whisper"
+        assert transcripts[0]["segments"] >= 2  # the agent's turn and the caller's
         if not live_port_taken:
             _printed_and_readme_commands_work_from_a_fresh_terminal(
                 printed="".join(output), port=port, env=fresh
