@@ -30,8 +30,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Production (DEBUG=false) needs a long random SECRET_KEY, e.g. "
             "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))'). "
-            "For local development run `make run` once (it writes a .env with DEBUG=true and a "
-            "generated SECRET_KEY) or set DEBUG=true."
+            f"For local development set DEBUG=true, in the environment or in {ENV_FILE} "
+            "(`make run` writes that file, with a generated SECRET_KEY, when there is none)."
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
 
