@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
+# Local settings of this checkout (read by manage.py, the worker and the server at start-up).
+RINGADMIN_ENV_FILE ?= .env
 
 .PHONY: run test install lint format check clean demo
 
@@ -16,8 +18,18 @@ $(VENV)/.installed: pyproject.toml requirements/models.txt
 
 install: $(VENV)/.installed
 
+# Written once, never overwritten: DEBUG on and a generated SECRET_KEY for this checkout only, so
+# `.venv/bin/python manage.py …` works from any terminal. Production sets its own environment.
+$(RINGADMIN_ENV_FILE):
+	@umask 077 && { \
+	  echo '# Written by `make run` for local development of this checkout; never use it in production.'; \
+	  echo 'DEBUG=true'; \
+	  echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
+	} > $@.tmp && mv $@.tmp $@
+	@echo "wrote $@ (DEBUG=true and a generated SECRET_KEY, for this checkout only)"
+
 ## Set up (venv, migrations, demo accounts and data) and start daphne + Celery worker + beat.
-run: install
+run: install $(RINGADMIN_ENV_FILE)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(PY) manage.py demo_setup
 	DEBUG=$${DEBUG:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT)

@@ -83,6 +83,34 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+class RefusalFilter(logging.Filter):
+    """A refused request is one line, without a traceback.
+
+    Django logs a 403 from ``PermissionDenied``, a 400 from ``BadRequest`` and every
+    ``SuspiciousOperation`` (a forged Host header…) with the exception's traceback: for an
+    expected refusal it only repeats Django's own call stack, many lines per bot or curious
+    user. Any 4xx answer keeps its line (and the exception's message, when it adds one);
+    errors (5xx) keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if (
+            record.exc_info
+            and isinstance(status, int)
+            and 400 <= status < 500
+            and record.name.startswith(("django.request", "django.security"))
+        ):
+            exception = record.exc_info[1]
+            reason = str(exception) if exception is not None else ""
+            message = record.getMessage()
+            if reason and reason not in message:
+                record.msg, record.args = f"{message} ({reason})", None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 _STANDARD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
     "message",
     "asctime",
@@ -103,6 +131,58 @@ class JsonFormatter(_BaseJsonFormatter):
         super().__init__(*args, **kwargs)
 
 
+TEXT_FORMAT = (
+    "%(asctime)s %(levelname)-7s %(name)s [req=%(request_id)s call=%(call_id)s] %(message)s"
+)
+
+
+def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
+    """The logging configuration of every process (``settings.LOGGING``, and the live
+    transcription worker, which runs without Django): one handler on the root logger, so each
+    event is one line, ``text`` or ``json``.
+
+    Django's default configuration gives the ``django`` logger a console handler of its own
+    (active when DEBUG) that would print each of its events a second time, plainly; it is
+    removed, and those events reach the root handler like every other.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "refusal": {"()": "ringadmin.logging.RefusalFilter"},
+            "context": {"()": "ringadmin.logging.ContextFilter"},
+            "redact": {"()": "ringadmin.logging.RedactSecretsFilter"},
+        },
+        "formatters": {
+            "json": {"()": "ringadmin.logging.JsonFormatter"},
+            "text": {"format": TEXT_FORMAT},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["refusal", "context", "redact"],
+                "formatter": fmt if fmt in ("json", "text") else "json",
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django": {"handlers": []},  # no second, plain copy of Django's events
+            "django.db.backends": {"level": "WARNING"},
+            "daphne": {"level": "WARNING"},
+            "websockets": {"level": "WARNING"},  # one line per connection otherwise
+            "httpx": {"level": "WARNING"},  # our vendor clients log each call themselves
+            "faster_whisper": {"level": "WARNING"},  # a line per channel transcribed
+            "httpcore": {"level": "WARNING"},
+            "celery": {"level": level},
+        },
+    }
+
+
+def log_format_default(*, debug: bool) -> str:
+    """``text`` for a developer's terminal (DEBUG), ``json`` for production's log collectors."""
+    return "text" if debug else "json"
+
+
 class RequestIdMiddleware:
     """Gives each request an id (the caller's ``X-Request-ID`` when sane) for its log lines."""
 
@@ -117,6 +197,18 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
+            if response.status_code >= 400:
+                from django.utils.log import log_response
+
+                # Django's handler logs such answers after every middleware has returned, where
+                # the request id is gone; logged here, the line carries it (Django then skips it).
+                log_response(
+                    "%s: %s",
+                    response.reason_phrase,
+                    request.path,
+                    response=response,
+                    request=request,
+                )
         finally:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id

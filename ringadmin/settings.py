@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from ringadmin.logging import log_format_default, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -28,7 +30,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Production (DEBUG=false) needs a long random SECRET_KEY, e.g. "
             "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))'). "
-            "For local development set DEBUG=true (make run does)."
+            f"For local development set DEBUG=true, in the environment or in {ENV_FILE} "
+            "(`make run` writes that file, with a generated SECRET_KEY, when there is none)."
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
 
@@ -309,36 +312,6 @@ if not DEBUG:
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "context": {"()": "ringadmin.logging.ContextFilter"},
-        "redact": {"()": "ringadmin.logging.RedactSecretsFilter"},
-    },
-    "formatters": {
-        "json": {"()": "ringadmin.logging.JsonFormatter"},
-        "text": {
-            "format": "%(asctime)s %(levelname)-7s %(name)s [req=%(request_id)s call=%(call_id)s] "
-            "%(message)s"
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "filters": ["context", "redact"],
-            "formatter": LOG_FORMAT if LOG_FORMAT in ("json", "text") else "json",
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "websockets": {"level": "WARNING"},  # one line per connection otherwise
-        "httpx": {"level": "WARNING"},  # our vendor clients log each call themselves
-        "faster_whisper": {"level": "WARNING"},  # a line per channel transcribed
-        "httpcore": {"level": "WARNING"},
-        "celery": {"level": LOG_LEVEL},
-    },
-}
+LOG_FORMAT = env.str("LOG_FORMAT", default=log_format_default(debug=DEBUG))
+# One line per event, in one format, for every logger (Django's own, Celery's, ours).
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)

@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             ws_max_size=max_size,
             lifespan="off",
             log_level="warning",
+            log_config=None,  # settings.LOGGING's handler and format, not uvicorn's own
             proxy_headers=args.proxy_headers,
             access_log=False,
         )

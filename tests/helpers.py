@@ -28,6 +28,13 @@ def project_env(**overrides: str | None) -> dict[str, str]:
     return env
 
 
+def fresh_terminal_env(**variables: str) -> dict[str, str]:
+    """The environment of a new terminal: nothing this test process set (no DEBUG, no
+    SECRET_KEY, no test settings), plus ``variables``."""
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
+    return {**env, "PYTHONUNBUFFERED": "1", **variables}
+
+
 def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import logging
+import logging.config
 import os
 import signal
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ringadmin.logging import log_format_default, logging_config
 from streaming.transcription import live_protocol as wire
 from streaming.transcription.engines.base import UtteranceEngine
 from streaming.transcription.engines.whisper import WhisperConfig, WhisperEngine
@@ -115,6 +117,10 @@ class LiveWorker:
                     raise wire.ProtocolError(f"unexpected message type {kind} from an ingest")
         except (wire.ProtocolError, asyncio.IncompleteReadError, ConnectionError) as exc:
             logger.warning("live transcription connection from %s dropped: %s", peer, exc)
+        except asyncio.CancelledError:
+            # The worker is stopping. Ending quietly matters: on Python 3.11 asyncio logs a
+            # traceback for every connection handler left cancelled.
+            pass
         finally:
             for channel in streams.values():
                 channel.closed = True
@@ -258,7 +264,6 @@ class LiveWorker:
             loop.add_signal_handler(signum, stop.set)
         bound = server.sockets[0].getsockname()
         logger.info("live transcription worker listening on %s:%s", bound[0], bound[1])
-        print(f"live transcription worker listening on {bound[0]}:{bound[1]}", flush=True)
         if ready is not None:
             ready(bound[1])
         async with server:
@@ -280,9 +285,17 @@ def main(argv: list[str] | None = None) -> None:
         action=argparse.BooleanOptionalAction,
         default=os.environ.get("LIVE_TRANSCRIPTION_PARTIALS", "false").lower() in ("1", "true"),
     )
+    parser.add_argument(
+        "--log-level", default=os.environ.get("LOG_LEVEL", "INFO").upper(), help="as LOG_LEVEL"
+    )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("LOG_FORMAT")
+        or log_format_default(debug=os.environ.get("DEBUG", "").lower() in ("1", "true")),
+        help="as LOG_FORMAT (manage.py serve passes the application's)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per utterance
+    logging.config.dictConfig(logging_config(level=args.log_level, fmt=args.log_format))
     config = WorkerConfig(
         whisper=WhisperConfig(
             model=args.model,

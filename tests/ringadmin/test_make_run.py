@@ -6,20 +6,136 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from streaming.simulator import SimulationConfig, simulate
 from tests.conftest import free_port
-from tests.helpers import PROJECT_DIR, manage, project_env, wait_for_http
+from tests.helpers import (
+    PROJECT_DIR,
+    fresh_terminal_env,
+    manage,
+    project_env,
+    wait_for_http,
+)
 
 pytestmark = pytest.mark.integration
+
+
+VENV_PYTHON = ".venv/bin/python"
+
+
+def _terminal(command: str | list[str], *, env: dict[str, str], timeout: float = 120):
+    """Run a command as a user types it in the project directory."""
+    argv = shlex.split(command) if isinstance(command, str) else command
+    return subprocess.run(
+        argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_make_writes_the_checkout_env_once_so_commands_work_from_a_fresh_terminal(
+    tmp_path,
+) -> None:
+    """`make run` writes the checkout's env file (DEBUG on, a generated SECRET_KEY) before it
+    starts anything; a new terminal then needs no exported variable. Written once: the key
+    signs sessions and the demo's audit trail, so it must not change between runs."""
+    env_file = tmp_path / "checkout.env"
+    fresh = fresh_terminal_env(RINGADMIN_ENV_FILE=str(env_file), VAR_DIR=str(tmp_path / "var"))
+    refused = _terminal(f"{VENV_PYTHON} manage.py ringcx_simulate --help", env=fresh)
+    assert refused.returncode != 0
+    assert "SECRET_KEY is not set" in refused.stderr
+    made = _terminal(["make", "-s", str(env_file)], env={**fresh, "MAKEFLAGS": ""})
+    assert made.returncode == 0, made.stdout + made.stderr
+    text = env_file.read_text()
+    assert "DEBUG=true" in text.splitlines()
+    (key,) = [line.split("=", 1)[1] for line in text.splitlines() if line.startswith("SECRET_KEY=")]
+    assert len(key) >= 50
+    assert env_file.stat().st_mode & 0o077 == 0  # the key is readable by its owner only
+    for command in (
+        f"{VENV_PYTHON} manage.py ringcx_simulate --help",
+        f"{VENV_PYTHON} manage.py check",
+        f"{VENV_PYTHON} manage.py calls list --help",
+    ):
+        result = _terminal(command, env=fresh)
+        assert result.returncode == 0, f"{command}: {result.stderr[-2000:]}"
+    again = _terminal(["make", "-s", str(env_file)], env={**fresh, "MAKEFLAGS": ""})
+    assert again.returncode == 0
+    assert env_file.read_text() == text
+
+
+def _readme_simulator_commands() -> list[str]:
+    """The commands of the README's simulator walk-through, continuation lines joined."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme.split("### Trying it without RingCX: the simulator", 1)[1]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    commands = []
+    for line in block.replace("\\\n", " ").splitlines():
+        command = line.split("#", 1)[0].strip()
+        if command and command != "make run":
+            commands.append(" ".join(command.split()))
+    return commands
+
+
+def _called_ids(simulator_output: str) -> list[str]:
+    return re.findall(r"^\s+([\w.-]+): Participant", simulator_output, re.M)
+
+
+def _wait_completed(call_ids: list[str], *, env: dict[str, str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        listed = manage("calls", "list", "--limit", "50", "--json", env=env)
+        assert listed.returncode == 0, listed.stderr
+        status = {c["ringcx_call_id"]: c["status"] for c in json.loads(listed.stdout)}
+        pending = [i for i in call_ids if status.get(i) != "completed"]
+        if not pending:
+            return
+        assert time.monotonic() < deadline, f"not completed: {pending}"
+        time.sleep(0.2)
+
+
+def _printed_and_readme_commands_work_from_a_fresh_terminal(
+    *, printed: str, port: int, env: dict[str, str]
+) -> None:
+    """The simulator command `make run` prints, and the README's walk-through, typed in a new
+    terminal as they are written (the README's port and placeholder secret filled in)."""
+    (hint,) = re.findall(r"^\s*(\.venv/bin/python manage\.py ringcx_simulate .*)$", printed, re.M)
+    readme = _readme_simulator_commands()
+    assert [c.split()[2] for c in readme] == ["streaming_profile", "ringcx_simulate", "calls"]
+    added = _terminal(readme[0], env=env)
+    assert added.returncode == 0, added.stdout + added.stderr
+    secret = re.search(r"^Secret: (\S+)$", added.stdout, re.M).group(1)
+    readme_simulation = readme[1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    readme_simulation = readme_simulation.replace("<secret>", secret)
+    # Both simulations at once: each streams in real time.
+    runs = [
+        subprocess.Popen(
+            shlex.split(command),
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for command in (hint, readme_simulation)
+    ]
+    outputs = [run.communicate(timeout=180)[0] for run in runs]
+    for run, output in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, output
+    called = [_called_ids(output) for output in outputs]
+    assert [len(ids) for ids in called] == [2, 3], outputs
+    _wait_completed([i for ids in called for i in ids], env=env)
+    listed = _terminal(readme[2], env=env)
+    assert listed.returncode == 0, listed.stderr
+    for call_id in called[0] + called[1]:
+        assert call_id in listed.stdout
 
 
 def _pid_alive(pid: int) -> bool:
@@ -40,6 +156,7 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_
     """Also: a live transcription worker that cannot start (its port taken) does not take the
     application down with it."""
     port, live_port = free_port(), free_port()
+    env_file = tmp_path / "checkout.env"
     squatter = socket.socket()
     if live_port_taken:
         squatter.bind(("127.0.0.1", live_port))
@@ -52,9 +169,12 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_
         REDIS_URL=None,
         DEBUG=None,
         SECRET_KEY=None,
-        RINGADMIN_ENV_FILE="/nonexistent",
+        RINGADMIN_ENV_FILE=str(env_file),
         DEMO_ADMIN_PASSWORD="demo-Password-123",
     )
+    # A new terminal: nothing exported but where this test keeps the checkout's env file and
+    # var/ (a real checkout has both in the project directory).
+    fresh = fresh_terminal_env(RINGADMIN_ENV_FILE=str(env_file), VAR_DIR=str(tmp_path))
     make = subprocess.Popen(
         ["make", "run"],
         cwd=PROJECT_DIR,
@@ -114,13 +234,32 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_
         assert report.ok, report.to_dict()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            shown = manage("calls", "show", "makerun-1", "--json", env={**env, "DEBUG": "true"})
+            shown = manage("calls", "show", "makerun-1", "--json", env=fresh)
             (call,) = json.loads(shown.stdout)
             if call["stream_stats"].get("recording", {}).get("sha256"):
                 break
             time.sleep(0.2)
         assert call["status"] == "completed"
         assert len(call["stream_stats"]["recording"]["sha256"]) == 64
+        # The first demo call has its recording and, once the worker has run the post-call
+        # task, its transcript.
+        deadline = time.monotonic() + 120
+        while True:
+            (demo,) = json.loads(manage("calls", "show", "demo-1", "--json", env=fresh).stdout)
+            transcripts = demo["transcripts"]
+            if transcripts and transcripts[0]["status"] in ("done", "failed"):
+                break
+            assert time.monotonic() < deadline, demo
+            time.sleep(0.2)
+        assert Path(demo["recording_path"]).is_file()
+        assert demo["stream_stats"]["recording"]["seconds"] == 15.4
+        assert transcripts[0]["status"] == "done", transcripts
+        assert transcripts[0]["engine"] == "whisper"
+        assert transcripts[0]["segments"] >= 2  # the agent's turn and the caller's
+        if not live_port_taken:
+            _printed_and_readme_commands_work_from_a_fresh_terminal(
+                printed="".join(output), port=port, env=fresh
+            )
     finally:
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         make.wait(timeout=60)

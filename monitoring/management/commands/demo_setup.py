@@ -1,10 +1,10 @@
-"""Create the demo accounts and a little demo data, once; print how to sign in."""
+"""Create the demo accounts, the demo profile and recorded demo calls, once; print how to sign
+in and how to stream a simulated call."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -12,22 +12,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
-from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.roles import Role
 from ringadmin.compliance.users import user_create
+from streaming.demo.services import DEMO_PRODUCT, demo_calls_seed
 from streaming.models import StreamingProfile
 from streaming.services import streaming_profile_create
 
 DEMO_USERS = (("admin", Role.ADMIN), ("supervisor", Role.SUPERVISOR), ("auditor", Role.AUDITOR))
-DEMO_PRODUCT = {
-    "product_type": "QUEUE",
-    "product_id": 1234,
-    "sub_account_id": "99990001",
-    "main_account_id": "99990000",
-    "rc_account_id": "123456789",
-}
 
 
 class Command(BaseCommand):
@@ -54,8 +46,8 @@ class Command(BaseCommand):
                     user.save(update_fields=["is_superuser"])
                     user.groups.add(Group.objects.get(name=Role.ADMIN.value))
                 created.append(username)
-            seeded = self._seed_calls()
             profile_secret = self._seed_profile(password)
+            seeded = demo_calls_seed()
         if created and "DEMO_ADMIN_PASSWORD" not in os.environ:
             credentials_file.parent.mkdir(parents=True, exist_ok=True)
             credentials_file.write_text(password + "\n")
@@ -66,15 +58,32 @@ class Command(BaseCommand):
                 f"  {role.value[:-1]:<11} username={username:<11} password={password}"
             )
         if seeded:
-            self.stdout.write(f"Seeded {seeded} demo calls.")
+            self.stdout.write(
+                f"Recorded {len(seeded)} demo calls with real speech through the ingest's "
+                "pipeline; the worker transcribes them once it runs: "
+                + ", ".join(call.ringcx_call_id for call in seeded)
+            )
         if profile_secret:
-            port = os.environ.get("PORT", "8000")
             self.stdout.write(
                 "Demo streaming profile: Queue 1234. Stream a simulated call to it with:\n"
-                f"  .venv/bin/python manage.py ringcx_simulate --url ws://127.0.0.1:{port}/ "
+                f"  .venv/bin/python manage.py ringcx_simulate --url {self._ingest_url()} "
                 f"--calls 2 --duration 20 --tone --product-type Queue --product-id 1234 "
                 f"--secret {profile_secret}"
             )
+
+    @staticmethod
+    def _ingest_url() -> str:
+        """Where ``manage.py serve`` (make run) will accept RingCX sockets, seen from here."""
+        host = os.environ.get("HOST") or "127.0.0.1"
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every interface: loopback
+        if ":" in host:
+            host = f"[{host}]"
+        port = (
+            settings.INGEST_PORT
+            if settings.INGEST_SERVER == "websockets"
+            else os.environ.get("PORT", "8000")
+        )
+        return f"ws://{host}:{port}/"
 
     @staticmethod
     def _stored_password(path: Path) -> str:
@@ -97,31 +106,3 @@ class Command(BaseCommand):
             notes="Demo profile created by make run.",
         )
         return secret
-
-    @staticmethod
-    def _seed_calls() -> int:
-        if Call.objects.exists():
-            return 0
-        now = timezone.now()
-        calls = [
-            Call(
-                ringcx_call_id=f"demo-{n}",
-                session_id="1",
-                ani=f"+1415555{n:04d}",
-                dnis="+18005550100",
-                account_id="99990000",
-                subaccount_id="99990001",
-                rc_account_id="123456789",
-                agent_id=str(1000 + n),
-                product_type="Queue",
-                product_id="1234",
-                status=CallStatus.COMPLETED,
-                started_at=now - timedelta(hours=n, minutes=7),
-                ended_at=now - timedelta(hours=n, minutes=7) + timedelta(seconds=60 + 37 * n),
-                duration_seconds=60 + 37 * n,
-                is_demo=True,
-            )
-            for n in range(1, 4)
-        ]
-        Call.objects.bulk_create(calls)
-        return len(calls)

@@ -86,6 +86,10 @@ class Command(BaseCommand):
                     "--beam-size",
                     str(settings.LIVE_TRANSCRIPTION_BEAM_SIZE),
                     "--partials" if settings.LIVE_TRANSCRIPTION_PARTIALS else "--no-partials",
+                    "--log-level",
+                    settings.LOG_LEVEL,
+                    "--log-format",
+                    settings.LOG_FORMAT,
                 ],
                 optional=True,
             )
