@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 _RECENT = 2048  # how far back (frames, ~40 s) a duplicate of a written frame is recognised
+MAX_JUMP = 3000  # the longest run of missing numbers filled (60 s of a leg); further: a jump
 
 
 @dataclass(slots=True)
@@ -48,7 +49,7 @@ class ReorderBuffer(Generic[T]):
         window: int,
         window_seconds: float,
         next_sequence: int | None = None,
-        max_jump: int = 3000,
+        max_jump: int = MAX_JUMP,
     ) -> None:
         self.window = window
         self.window_seconds = window_seconds

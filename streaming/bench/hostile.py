@@ -37,14 +37,15 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from streaming.audio.pipeline import PipelineConfig
+from streaming.audio.reorder import MAX_JUMP
 from streaming.bench.processes import free_port, rss_bytes, start_process, wait_for_port
 from streaming.bench.runner import HOST, PROFILE, PROJECT_DIR, Bench, BenchSettings
 
 SERVERS = ("websockets", "daphne")
 PARTICIPANT, CONFERENCE = "Participant", "Conference"
 HUGE = 10**20  # far beyond any real call, and beyond 64 bits (sent as a string)
-MAX_JUMP = 3000  # the reorder buffer's largest gap it fills (60 s of 20 ms frames)
-WINDOW = 50  # the default reorder window in frames (1 s)
+WINDOW = PipelineConfig().window_frames  # the default reorder window in frames (1 s)
 CAP = 2**63 - 1  # the largest sequenceId the protocol accepts
 OVERSIZED = 47_000  # payload bytes: with base64 and the envelope just under 64 KiB
 
