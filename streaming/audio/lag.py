@@ -1,5 +1,6 @@
-"""Send→written lag in millisecond buckets, shared by the ingest and its benchmark tools so
-histograms from many calls and servers merge exactly and give the same percentiles."""
+"""Send→written lag in millisecond buckets (whole milliseconds up to a second), shared by the
+ingest and its benchmark tools so histograms from many calls and servers merge exactly and give
+the same percentiles."""
 
 from __future__ import annotations
 
@@ -7,28 +8,25 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-# Lags are measured from the sender's own ``sentAt``, so any value can arrive: beyond a second
-# the buckets widen and beyond two minutes there is one, so a call's histogram stays small.
-_FINE_MS, _COARSE_MS, _LAST_MS = 1000, 10_000, 120_000
+EXACT_UP_TO_MS = 1000  # whole-millisecond buckets up to here; two significant digits above
+MAX_LAG_MS = 3_600_000  # longer lags (or a sender's absurd clock) count as this
 
 
 def lag_bucket(lag_ms: float) -> int:
-    """The bucket of a lag: whole milliseconds to 1 s, 10 ms to 10 s, 1 s to 2 minutes."""
-    if not lag_ms > 0:  # also NaN
-        return 0
-    if lag_ms < _FINE_MS:
-        return round(lag_ms)
-    if lag_ms < _COARSE_MS:
-        return int(round(lag_ms, -1))
-    if lag_ms < _LAST_MS:
-        return int(round(lag_ms, -3))
-    return _LAST_MS
+    """The bucket of a lag. Above a second the buckets widen (two significant digits) and an
+    hour caps them: whatever clock a sender claims, a call holds at most ~1,300 buckets."""
+    if lag_ms <= EXACT_UP_TO_MS:
+        return round(lag_ms) if lag_ms > 0 else 0
+    if not lag_ms < MAX_LAG_MS:  # also infinity and NaN
+        return MAX_LAG_MS
+    step = 10 ** (len(str(int(lag_ms))) - 2)
+    return round(lag_ms / step) * step
 
 
 class LagHistogram:
-    """Lags in whole-millisecond buckets (rounded; wider past a second, see
-    :func:`lag_bucket`), the shape the ingest's ``lag_ms`` uses, so histograms from many
-    calls and servers merge exactly and give the same percentiles."""
+    """Lags in millisecond buckets (see :func:`lag_bucket`), the shape the ingest's ``lag_ms``
+    uses, so histograms from many calls and servers merge exactly and give the same
+    percentiles."""
 
     __slots__ = ("counts", "max_ms")
 
@@ -39,10 +37,14 @@ class LagHistogram:
             self.merge(counts)
 
     def add(self, lag_ms: float) -> None:
-        bucket = round(lag_ms) if 0 < lag_ms < _FINE_MS else lag_bucket(lag_ms)
+        if 0 < lag_ms <= EXACT_UP_TO_MS:  # the usual case, inline
+            bucket = round(lag_ms)
+        else:
+            bucket = lag_bucket(lag_ms)
+            lag_ms = min(lag_ms, MAX_LAG_MS)
         self.counts[bucket] = self.counts.get(bucket, 0) + 1
         if lag_ms > self.max_ms:
-            self.max_ms = min(lag_ms, _LAST_MS)  # finite: it ends up in JSON
+            self.max_ms = lag_ms
 
     def merge(self, counts: Mapping[int | str, int]) -> None:
         for key, value in counts.items():

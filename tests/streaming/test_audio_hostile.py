@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import signal
@@ -394,8 +395,8 @@ def test_lag_histogram_stays_small_and_finite_whatever_sent_at_says(tmp_path) ->
     for _ in range(50_000):
         lag.add(rng.uniform(-1e6, 1e7))
     lag.add(float("inf"))
-    assert len(lag.counts) <= 1000 + 900 + 111
-    assert lag.max_ms <= 120_000
+    assert len(lag.counts) <= 1000 + 1300
+    assert math.isfinite(lag.max_ms)
     # through the pipeline: a sentAt at the far end of doubles still makes valid JSON
     pipeline = CallPipeline(path=tmp_path / "a.wav")
     feed = pipeline.open_socket()
