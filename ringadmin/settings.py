@@ -210,6 +210,8 @@ INGEST_MAX_CALL_SECONDS = env.float("INGEST_MAX_CALL_SECONDS", default=8 * 3600.
 INGEST_MAX_SPEED_RATIO = env.float("INGEST_MAX_SPEED_RATIO", default=10.0)  # 0 disables
 INGEST_SPEED_WINDOW_SECONDS = env.float("INGEST_SPEED_WINDOW_SECONDS", default=5.0)
 INGEST_REORDER_WINDOW_MS = env.int("INGEST_REORDER_WINDOW_MS", default=1000)
+# Silence the ingest may invent (lost frames) beyond the time the call has lasted, seconds.
+INGEST_SILENCE_ALLOWANCE_SECONDS = env.float("INGEST_SILENCE_ALLOWANCE_SECONDS", default=2.0)
 INGEST_RECONNECT_GRACE_SECONDS = env.float("INGEST_RECONNECT_GRACE_SECONDS", default=5.0)
 INGEST_MAX_CONNECTIONS = env.int("INGEST_MAX_CONNECTIONS", default=2000)
 INGEST_SHED_LAG_MS = env.float("INGEST_SHED_LAG_MS", default=250.0)

@@ -5,6 +5,12 @@ Each socket gets a :class:`SocketFeed` (its own sequence numbering); each perspe
 whose legs come on two sockets, or whose socket reconnects, still makes one recording.
 Tracks are placed by sequence position; wall-clock time is used only once per track, to offset
 a leg that starts later than the other, rounded to whole frames.
+
+Silence the pipeline invents (a lost frame's, the lead of a leg that starts later) is bounded
+by the call's clock: it never takes a leg past the later of the wall-clock time since the
+call's first frame and the longest audio a leg actually sent, plus an allowance. What would
+go further is refused and counted (``silence_refused_ms``): the numbers that ask for it come
+from the sender, and must not turn a few bytes into hours of recording.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from streaming.audio import mulaw
 from streaming.audio.lag import LagHistogram
@@ -23,6 +31,13 @@ from streaming.audio.wav import LEFT, RIGHT, SAMPLE_RATE, StereoWavWriter
 CHANNEL_OF = {PARTICIPANT: LEFT, CONFERENCE: RIGHT}
 INFORMATIVE_ARRIVAL_GAP = 0.005  # seconds: arrival gaps smaller than this say nothing
 PAIRING_FRAMES = 32  # frames of a later leg used to find its offset (0.64 s)
+# A leg's usual frame (what a lost frame is filled with) is 10-60 ms: G.711's packet times.
+# RingCX sends 20 ms. Another length counts only when it is among these and seen 3 times.
+USUAL_FRAME_RANGE = (80, 480)
+USUAL_FRAME_MIN_COUNT = 3
+# A leg's frame index (from its first) that can say when it started: a frame numbered further
+# out belongs to a numbering that jumped, and its number is the sender's to make up.
+START_INDEX_LIMIT = 3000
 CHANNEL_NAME = {LEFT: "left", RIGHT: "right"}
 RECORDING_FORMAT = "pcm_s16le"
 
@@ -35,6 +50,7 @@ class PipelineConfig:
     commit_lag_seconds: float = 0.25  # how long a stalled leg may hold back the other
     tap_queue_size: int = 500
     measure_lag: bool = True
+    silence_allowance_seconds: float = 2.0  # invented silence beyond the call's clock
 
 
 @dataclass
@@ -43,6 +59,7 @@ class Track:
     channel: int
     next_sample: int = 0
     offset_frames: int | None = None
+    offset_samples: int = 0
     start_time: float | None = None
     first_arrival: float | None = None
     feed: SocketFeed | None = None  # the socket whose numbering placed this track
@@ -59,12 +76,13 @@ class Track:
     bytes: int = 0
     gaps_filled_frames: int = 0
     gaps_filled_samples: int = 0
+    silence_refused_samples: int = 0  # gap fill and lead refused: past the call's clock
     first_sequence: int | None = None
     last_sequence: int | None = None  # in its socket's numbering, for reconnects
     last_written_sequence: int | None = None
     stopped: bool = False
     _lengths: dict[int, int] = field(default_factory=dict)
-    _lengths_settled: bool = False
+    _lengths_seen: int = 0
 
     @property
     def placed(self) -> bool:
@@ -80,24 +98,35 @@ class Track:
         if len(recent) > 128:
             del recent[next(iter(recent))]
 
-    def note_released(self, sequence: int) -> None:
-        positions = self.recent_positions
-        positions[sequence] = self.released_count
-        if len(self.first_positions) < PAIRING_FRAMES * 4:
-            self.first_positions[sequence] = self.released_count
-        self.released_count += 1
-        if len(positions) > 128:
-            del positions[next(iter(positions))]
+    def note_released(self, sequence: int, count: int = 1, step: int = 1) -> None:
+        """Frame positions by sequence number (``count`` frames numbered ``step`` apart)."""
+        positions, first_positions = self.recent_positions, self.first_positions
+        index = self.released_count
+        # the first frames and the latest 128, whatever the count
+        first_room = max(0, min(count, PAIRING_FRAMES * 4 - len(first_positions)))
+        for k in range(first_room):
+            first_positions[sequence + k * step] = index + k
+        for k in range(max(0, count - 128), count):
+            positions[sequence + k * step] = index + k
+            if len(positions) > 128:
+                del positions[next(iter(positions))]
+        self.released_count = index + count
 
     def note_length(self, length: int) -> None:
-        """Track the usual frame length (the most common among the first frames)."""
-        if self._lengths_settled:
+        """Track the usual frame length: the most common among the first 200 frames, of a
+        length G.711 could use, and seen at least three times (one odd frame never sets it)."""
+        if self._lengths_seen > 200:
             return
-        if len(self._lengths) > 8 or sum(self._lengths.values()) > 200:
-            self._lengths_settled = True
+        self._lengths_seen += 1
+        if not USUAL_FRAME_RANGE[0] <= length <= USUAL_FRAME_RANGE[1]:
             return
-        self._lengths[length] = self._lengths.get(length, 0) + 1
-        self.frame_bytes = max(self._lengths, key=self._lengths.__getitem__)
+        lengths = self._lengths
+        count = lengths.get(length, 0) + 1
+        if count == 1 and len(lengths) >= 8:
+            return  # too many lengths already: this one cannot become the usual
+        lengths[length] = count
+        if count >= USUAL_FRAME_MIN_COUNT and count > lengths.get(self.frame_bytes, 0):
+            self.frame_bytes = length
 
 
 def _arrives_in_real_time(points: list[tuple[int, float]], frame_seconds: float) -> bool:
@@ -146,7 +175,11 @@ class CallPipeline:
         self.lag = LagHistogram()
         self.errors: dict[str, int] = {}
         self._lag_samples = int(self.config.commit_lag_seconds * SAMPLE_RATE)
+        self._allowance = int(self.config.silence_allowance_seconds * SAMPLE_RATE)
         self._paired = False
+        self._started: float | None = None  # the call's first frame (wall clock)
+        self._now = 0.0  # the latest time known, for what is placed without one
+        self._open_feeds: list[SocketFeed] = []
         self.closed = False
 
     # --- sockets ----------------------------------------------------------------------------
@@ -168,18 +201,23 @@ class CallPipeline:
             )
         )
         self.feeds.append(feed)
+        self._open_feeds.append(feed)
         return feed
 
     def close_socket(self, feed: SocketFeed) -> None:
         """The socket went away: write what it held (gaps filled between)."""
         if feed.closed:
             return
-        self._place_all(feed.sequencer.drain(), None)
-        self._decide_waiting(None, force=True)
         feed.closed = True
+        self._open_feeds.remove(feed)
+        self._place_all(feed.sequencer.close(), None)
+        self._decide_waiting(None, force=True)
 
     # --- input ------------------------------------------------------------------------------
     def media(self, feed: SocketFeed, message: Media, now: float) -> None:
+        if feed.closed:  # the socket was already written off: nothing can place this
+            self.count_error("media_after_close")
+            return
         perspective = message.perspective
         sequence = message.sequence
         payload = message.payload
@@ -187,6 +225,9 @@ class CallPipeline:
         track.frames_received += 1
         track.bytes += len(payload)
         if not self._paired:  # arrival times matter only until both legs are placed
+            if self._started is None:
+                self._started = now
+            self._now = now
             track.note_arrival(sequence, now)
         if track.feed is None:
             track.feed = feed
@@ -221,11 +262,11 @@ class CallPipeline:
     # --- time -------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
         """Release what waited a whole window, and commit what is safe to disk."""
-        for feed in self.feeds:
-            if not feed.closed:
-                out = feed.sequencer.expire(now)
-                if out:
-                    self._place_all(out, now)
+        self._now = now
+        for feed in self._open_feeds:
+            out = feed.sequencer.expire(now)
+            if out:
+                self._place_all(out, now)
         self._decide_waiting(now, force=False)
         self._commit()
 
@@ -256,7 +297,7 @@ class CallPipeline:
                 track.base_sequence = entry.sequence
             if track.offset_frames is None:
                 if not any(t.placed for t in self.tracks.values()):
-                    self._set_offset(track, 0)  # the first leg heard defines time zero
+                    self._set_offset(track, 0, now)  # the first leg heard defines time zero
                 else:
                     track.waiting.append(entry)
                     self._decide(track, now, force=False)
@@ -266,18 +307,15 @@ class CallPipeline:
     def _place_one(self, track: Track, entry, now: float | None) -> None:
         start = track.next_sample
         if entry.item is None:
-            length = track.frame_bytes
-            track.gaps_filled_frames += 1
-            track.gaps_filled_samples += length
-            payload = None
-        else:
-            payload, sent_at = entry.item
-            length = len(payload)
-            track.note_length(length)
-            self.writer.place(track.channel, start, payload)
-            track.frames_written += 1
-            if self.config.measure_lag and sent_at is not None and now is not None:
-                self.lag.add((now - sent_at) * 1000)
+            self._place_gap(track, entry, now)
+            return
+        payload, sent_at = entry.item
+        length = len(payload)
+        track.note_length(length)
+        self.writer.place(track.channel, start, payload)
+        track.frames_written += 1
+        if self.config.measure_lag and sent_at is not None and now is not None:
+            self.lag.add((now - sent_at) * 1000)
         track.next_sample = start + length
         track.last_sequence = entry.sequence
         if not self._paired:
@@ -285,9 +323,27 @@ class CallPipeline:
         if self.taps:
             self._tap(track.perspective, start, payload, length)
 
-    def _set_offset(self, track: Track, offset_frames: int) -> None:
-        track.offset_frames = max(0, offset_frames)
-        track.next_sample = track.offset_frames * track.frame_bytes
+    def _place_gap(self, track: Track, entry, now: float | None) -> None:
+        """Lost frames: silence of the usual frame length each (nothing is written: the
+        writer's audio is silent where nothing was placed), as far as the clock allows."""
+        start = track.next_sample
+        frames = self._silence_granted(track, entry.count, now)
+        length = frames * track.frame_bytes
+        track.gaps_filled_frames += frames
+        track.gaps_filled_samples += length
+        track.next_sample = start + length
+        track.last_sequence = entry.last
+        if not self._paired and frames:  # positions of the frames as placed, refused ones none
+            track.note_released(entry.sequence, frames, entry.step)
+        if self.taps and length:
+            self._tap(track.perspective, start, None, length)
+
+    def _set_offset(self, track: Track, offset_frames: int, now: float | None) -> None:
+        frames = max(0, offset_frames)
+        if frames:  # a lead of silence, like a gap: no further than the call's clock allows
+            frames = self._silence_granted(track, frames, now)
+        track.offset_frames = frames
+        track.offset_samples = track.next_sample = frames * track.frame_bytes
         # Both legs placed: no offset is ever decided again, so the per-frame arrival and
         # position bookkeeping that decisions read can stop.
         self._paired = all(t.placed for t in self.tracks.values())
@@ -309,10 +365,10 @@ class CallPipeline:
                 self._place_waiting(track, offset, now)
             return
         if per_socket:
-            own = [
-                (index, track.first_arrivals.get(entry.sequence))
-                for index, entry in enumerate(track.waiting)
-            ]
+            own, index = [], 0
+            for entry in track.waiting:
+                own.append((index, track.first_arrivals.get(entry.sequence)))
+                index += entry.count
             others = [
                 (position, reference.first_arrivals.get(sequence))
                 for sequence, position in reference.first_positions.items()
@@ -326,8 +382,8 @@ class CallPipeline:
                 (sequence - reference.base_sequence, at)
                 for sequence, at in reference.first_arrivals.items()
             ]
-        own = [(index, at) for index, at in own if at is not None]
-        others = [(index, at) for index, at in others if at is not None]
+        own = [(i, at) for i, at in own if at is not None and 0 <= i <= START_INDEX_LIMIT]
+        others = [(i, at) for i, at in others if at is not None and 0 <= i <= START_INDEX_LIMIT]
         if _arrives_in_real_time(others, frame_seconds) and own:
             # A frame cannot arrive before it is sent: each leg's earliest "arrival minus
             # position" is its start, to within its least-delayed frame.
@@ -342,7 +398,7 @@ class CallPipeline:
         self._place_waiting(track, offset, now)
 
     def _place_waiting(self, track: Track, offset: int, now: float | None) -> None:
-        self._set_offset(track, offset)
+        self._set_offset(track, offset, now)
         waiting, track.waiting = track.waiting, []
         for entry in waiting:
             self._place_one(track, entry, now)
@@ -388,10 +444,22 @@ class CallPipeline:
                 return reference.offset_frames + after
         return reference.offset_frames + before
 
+    def _silence_granted(self, track: Track, frames: int, now: float | None) -> int:
+        """How many of ``frames`` silent frames the call's clock allows on ``track``: up to
+        the later of the wall-clock time since the first frame and the longest audio a leg
+        sent, plus the allowance. The rest is refused and counted."""
+        if now is not None and now > self._now:
+            self._now = now
+        elapsed = 0 if self._started is None else (self._now - self._started) * SAMPLE_RATE
+        sent = max(t.bytes for t in self.tracks.values())
+        room = int(max(elapsed, sent)) + self._allowance - track.next_sample
+        granted = max(0, min(frames, room // track.frame_bytes))
+        if granted < frames:
+            track.silence_refused_samples += (frames - granted) * track.frame_bytes
+        return granted
+
     def _tap(self, perspective: str, start: int, payload: bytes | None, length: int) -> None:
-        samples = (
-            mulaw.decode(payload) if payload is not None else mulaw.decode(mulaw.silence(length))
-        )
+        samples = mulaw.decode(payload) if payload is not None else np.zeros(length, np.int16)
         chunk = TapChunk(perspective, start, samples, payload is None)
         for tap in self.taps:
             tap.offer(chunk)
@@ -434,15 +502,14 @@ class CallPipeline:
                 "reordered": sum(c.reordered for c in counters),
                 "gaps_filled_frames": track.gaps_filled_frames,
                 "gaps_filled_ms": round(track.gaps_filled_samples * 1000 / SAMPLE_RATE),
+                "silence_refused_ms": round(track.silence_refused_samples * 1000 / SAMPLE_RATE),
                 "late_dropped": sum(c.late for c in counters),
                 "sequence_jumps": sum(c.jumps for c in counters),
                 "bytes": track.bytes,
                 "first_sequence": first[0] if first else None,
                 "last_sequence": max(last) if last else None,
                 "offset_frames": track.offset_frames,
-                "samples_written": max(
-                    0, track.next_sample - (track.offset_frames or 0) * track.frame_bytes
-                )
+                "samples_written": max(0, track.next_sample - track.offset_samples)
                 if track.placed
                 else 0,
                 "frame_bytes": track.frame_bytes,

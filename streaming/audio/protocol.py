@@ -81,6 +81,10 @@ def _sequence(value: Any) -> int:
         raise ProtocolError("bad_sequence", f"sequenceId has type {type(value).__name__}")
     if sequence < 0:
         raise ProtocolError("bad_sequence", "sequenceId is negative")
+    # A signed 64-bit counter at most: no stream comes near it, and a number the sender
+    # makes up must not cost arithmetic on thousands of digits for every frame after it.
+    if sequence > 2**63 - 1:
+        raise ProtocolError("sequence_out_of_range", "sequenceId is larger than 2^63 - 1")
     return sequence
 
 

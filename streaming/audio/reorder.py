@@ -4,6 +4,12 @@ Frames are released in sequence order as soon as they are contiguous. A missing 
 released as a *gap* once a frame ``window`` numbers past it has arrived, or once the oldest
 waiting frame has waited ``window_seconds``; so at most one window of audio is ever held.
 Duplicates are dropped; frames older than what was already released are *late* and dropped.
+
+Numbers come from the sender, so nothing here costs work or memory in proportion to them: a
+run of missing numbers is one gap release that says how many, and a number more than
+``max_jump`` away from the last one (either way, the very first frames and a reconnect's
+included) is a jump: what is held is written and the numbering starts again there, nothing
+filled in between.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 _RECENT = 2048  # how far back (frames, ~40 s) a duplicate of a written frame is recognised
+MAX_JUMP = 3000  # the longest run of missing numbers filled (60 s of a leg); further: a jump
 
 
 @dataclass(slots=True)
 class Release(Generic[T]):
     sequence: int
     item: T | None  # None: a gap to fill
+    count: int = 1  # a gap stands for the missing numbers sequence … sequence + count - 1
 
 
 @dataclass(slots=True)
@@ -41,7 +49,7 @@ class ReorderBuffer(Generic[T]):
         window: int,
         window_seconds: float,
         next_sequence: int | None = None,
-        max_jump: int = 3000,
+        max_jump: int = MAX_JUMP,
     ) -> None:
         self.window = window
         self.window_seconds = window_seconds
@@ -91,15 +99,24 @@ class ReorderBuffer(Generic[T]):
             return []
         counters.received += 1
         max_seen = self.max_seen
-        if max_seen is not None and sequence < max_seen:
-            counters.reordered += 1
         released: list[Release[T]] = []
-        if max_seen is not None and sequence > max_seen + self.max_jump:
+        # The last number known: the highest seen, or the one before a continued numbering.
+        if max_seen is not None:
+            last = max_seen
+        elif next_sequence is not None:
+            last = next_sequence - 1
+        else:
+            last = None
+        if last is not None and not -self.max_jump <= sequence - last <= self.max_jump:
             # The numbering jumped (a restart or corruption): write what we hold, start again.
+            # Far below is possible only while holding for the base (after an absurd first
+            # number); far above also on a reconnect that continues a numbering.
             counters.jumps += 1
             released = self.drain()
             self.next_sequence = sequence
-            self.max_seen = None
+            self.max_seen = max_seen = None
+        elif max_seen is not None and sequence < max_seen:
+            counters.reordered += 1
         if self.max_seen is None or sequence > self.max_seen:
             self.max_seen = sequence
         self.pending[sequence] = (item, now)
@@ -198,7 +215,10 @@ class ReorderBuffer(Generic[T]):
         out: list[Release[T]] = []
         pending = self.pending
         next_sequence = self.next_sequence
-        limit_gap = self.max_seen - self.window if self.max_seen is not None else None
+        # Missing numbers up to here are gaps: a window behind the highest seen, or ``through``.
+        limit = self.max_seen - self.window if self.max_seen is not None else None
+        if through is not None and (limit is None or through > limit):
+            limit = through
         written = self._written
         counters = self.counters
         while pending:
@@ -206,14 +226,16 @@ class ReorderBuffer(Generic[T]):
             if entry is not None:
                 out.append(Release(next_sequence, entry[0]))
                 written[next_sequence % _RECENT] = next_sequence
-            elif (through is not None and next_sequence <= through) or (
-                limit_gap is not None and next_sequence <= limit_gap
-            ):
-                out.append(Release(next_sequence, None))
-                counters.gaps += 1
+                next_sequence += 1
+            elif limit is not None and next_sequence <= limit:
+                # Every waiting number is above: the run up to the next one (or the limit) is
+                # one gap, however long (pending holds at most a window, so min() is cheap).
+                end = min(min(pending) - 1, limit)
+                out.append(Release(next_sequence, None, end - next_sequence + 1))
+                counters.gaps += end - next_sequence + 1
+                next_sequence = end + 1
             else:
                 break
-            next_sequence += 1
         self.next_sequence = next_sequence
         if out:
             self.last_released = next_sequence - 1

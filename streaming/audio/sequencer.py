@@ -22,15 +22,25 @@ PER_SOCKET = "per_socket"
 DETECT_FRAMES = 12  # frames of the second leg needed to call the numbering per-socket
 DETECT_SECONDS = 0.25
 _OWNERS = 8192
+_SEEN = 256  # numbers remembered per leg for the detection (its first, then while detecting)
 
 
 @dataclass(slots=True)
 class Out:
-    """A frame to place (``item`` set) or a gap to fill (``item`` None) on ``perspective``."""
+    """A frame to place (``item`` set) or a gap to fill (``item`` None) on ``perspective``.
+
+    A gap stands for ``count`` lost frames of the leg, numbered ``sequence``, ``sequence +
+    step``, … (``step`` 2 where the legs share one counter and alternate)."""
 
     perspective: str
     sequence: int
     item: Any | None
+    count: int = 1
+    step: int = 1
+
+    @property
+    def last(self) -> int:
+        return self.sequence + (self.count - 1) * self.step
 
 
 def _other(perspective: str) -> str:
@@ -55,7 +65,9 @@ class SocketSequencer:
         self.last_sequence: dict[str, int] = {}
         self._buffers: dict[str, ReorderBuffer] = {}
         self._global: ReorderBuffer | None = None
-        self._owners: list[tuple[int, str] | None] = [None] * _OWNERS
+        # who sent each recent number of a shared counter (made when the counter is)
+        self._owners: list[tuple[int, str] | None] = []
+        self._final_socket_sequence: int | None = None
         self._released_real: dict[str, int] = dict.fromkeys(PERSPECTIVES, 0)
         self._stopped: set[str] = set()
         # detection state
@@ -66,6 +78,7 @@ class SocketSequencer:
         if continue_socket_from is not None:
             # The socket this one replaces counted per socket: keep following that counter.
             self.mode = PER_SOCKET
+            self._owners = [None] * _OWNERS
             self._global = ReorderBuffer(
                 window=window_frames * 2,
                 window_seconds=window_seconds,
@@ -117,11 +130,21 @@ class SocketSequencer:
     def stopped(self, perspective: str) -> None:
         self._stopped.add(perspective)
 
+    def close(self) -> list[Out]:
+        """The socket is gone: release what it held, then keep only what its statistics and a
+        reconnect read (a call may see many sockets; each closed one costs little)."""
+        out = self.drain()
+        self._final_socket_sequence = self.last_socket_sequence
+        self._buffers, self._global, self._owners, self._held = {}, None, [], []
+        self._seen = {p: set() for p in PERSPECTIVES}
+        self._detecting = None
+        return out
+
     @property
     def last_socket_sequence(self) -> int | None:
         """The last number released on the socket's own counter (per-socket numbering)."""
         if self._global is None or self._global.next_sequence is None:
-            return None
+            return self._final_socket_sequence
         return self._global.next_sequence - 1
 
     @property
@@ -153,8 +176,8 @@ class SocketSequencer:
         out = []
         for release in releases:
             if release.item is None:
-                counters.gaps += 1
-            out.append(Out(perspective, release.sequence, release.item))
+                counters.gaps += release.count
+            out.append(Out(perspective, release.sequence, release.item, release.count))
         return out
 
     # --- detection --------------------------------------------------------------------------
@@ -165,7 +188,7 @@ class SocketSequencer:
         if self._detecting is None:
             others = [p for p in self._buffers if p != perspective]
             if not others:
-                if len(seen) < 64:
+                if len(seen) < 64:  # the rest of _SEEN is for the frames while detecting
                     seen.add(sequence)
                 return self._push_own(perspective, sequence, item, now)
             # A second perspective appears: look before choosing. Meanwhile the first leg's
@@ -178,7 +201,8 @@ class SocketSequencer:
             self.mode = PER_PERSPECTIVE  # both legs used the same number
             out = self._replay_held(now)
             return out + self._push_own(perspective, sequence, item, now)
-        seen.add(sequence)
+        if len(seen) < _SEEN:  # detection ends within 12 frames of the new leg, or at a tick
+            seen.add(sequence)
         if perspective == self._detecting:
             self._held.append((sequence, item, now))
             if len(self._held) >= DETECT_FRAMES:
@@ -216,6 +240,7 @@ class SocketSequencer:
         buffer over the socket's numbering, in their order of arrival."""
         (old,) = [p for p in self._buffers if p != self._detecting]
         old_buffer = self._buffers.pop(old)
+        self._owners = [None] * _OWNERS
         global_buffer = ReorderBuffer(
             window=self.window_frames * 2,
             window_seconds=self.window_seconds,
@@ -254,11 +279,43 @@ class SocketSequencer:
             if release.item is not None:
                 perspective = self._owner(sequence) or PARTICIPANT
                 self._released_real[perspective] += 1
+                out.append(Out(perspective, sequence, release.item))
             else:
-                perspective = self._gap_owner(sequence)
-                self._owners[sequence % _OWNERS] = (sequence, perspective)
-                self.counters[perspective].gaps += 1
-            out.append(Out(perspective, sequence, release.item))
+                out += self._gap_outs(sequence, release.count)
+        return out
+
+    def _gap_outs(self, first: int, count: int) -> list[Out]:
+        """Give each lost number of the shared counter to a leg, in O(1) however many: the
+        first two one by one (:meth:`_gap_owner`), after which the rule there can only
+        alternate between the legs (or give all to the one leg still live)."""
+        out = []
+        owners = self._owners
+        for sequence in range(first, first + min(count, 2)):
+            perspective = self._gap_owner(sequence)
+            owners[sequence % _OWNERS] = (sequence, perspective)
+            self.counters[perspective].gaps += 1
+            out.append(Out(perspective, sequence, None))
+        rest = count - 2
+        if rest <= 0:
+            return out
+        start = first + 2
+        live = [p for p in PERSPECTIVES if p not in self._stopped]
+        if len(live) == 1:
+            legs = (live[0], live[0])
+            out.append(Out(live[0], start, None, rest))
+            self.counters[live[0]].gaps += rest
+        else:
+            before2, before1 = self._owner(first), self._owner(first + 1)
+            leg = before2 if before2 != before1 else _other(before1)
+            legs = (leg, _other(leg))
+            for offset, perspective in enumerate(legs):
+                share = (rest - offset + 1) // 2
+                if share:
+                    out.append(Out(perspective, start + offset, None, share, 2))
+                    self.counters[perspective].gaps += share
+        # the last few, for the neighbours a later lost number looks at
+        for sequence in range(max(start, start + rest - 4), start + rest):
+            owners[sequence % _OWNERS] = (sequence, legs[(sequence - start) % 2])
         return out
 
     def _gap_owner(self, sequence: int) -> str:

@@ -5,6 +5,8 @@ channel can be placed at its own sample position; committed audio goes to the fi
 ``os.pwrite`` and the header is rewritten on every commit, so a killed process leaves a valid
 file missing at most the audio since the last commit. Audio placed behind what is already
 committed (a leg that fell far behind) patches the file in place: nothing received is lost.
+Audio placed far ahead costs one ring's work however far: the silence before it is not
+written but left to the file system (the file is extended with zeros, PCM silence).
 """
 
 from __future__ import annotations
@@ -109,10 +111,10 @@ class StereoWavWriter:
         """Put mu-law ``payload`` on ``channel`` starting at sample ``start``."""
         n = len(payload)
         end = start + n
+        if end > self.committed + self.ring_samples:  # keep the ring bounded
+            self._advance(end - self.ring_samples)
         if end > self.ends[channel]:
             self.ends[channel] = end
-        while end > self.committed + self.ring_samples:  # keep the ring bounded
-            self.commit(end - self.ring_samples)  # (at most a ring each: far ahead, loop)
         if start < self.committed:
             behind = min(end, self.committed) - start
             self._patch(channel, start, payload[:behind])
@@ -158,6 +160,17 @@ class StereoWavWriter:
         self._last_block = block
         self._write_header()
         return count
+
+    def _advance(self, through: int) -> None:
+        """Commit through ``through``. Everything placed lies within one ring of the committed
+        audio, so one commit writes it; past it there is only silence, which is skipped."""
+        self.commit(min(through, max(self.ends)))
+        if through > self.committed:
+            self.committed = through
+            os.ftruncate(self._fd, HEADER_BYTES + through * BLOCK_ALIGN)  # zeros: silence
+            self._last_block = None
+            self._levels = ChannelLevels(-120.0, -120.0)
+            self._write_header()
 
     @property
     def levels(self) -> ChannelLevels:

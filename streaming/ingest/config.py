@@ -43,7 +43,9 @@ class IngestConfig:
             stats_interval=settings.INGEST_STATS_INTERVAL_SECONDS,
             tick_seconds=settings.INGEST_TICK_SECONDS,
             pipeline=PipelineConfig(
-                window_frames=max(1, window_ms // 20), window_seconds=window_ms / 1000
+                window_frames=max(1, window_ms // 20),
+                window_seconds=window_ms / 1000,
+                silence_allowance_seconds=settings.INGEST_SILENCE_ALLOWANCE_SECONDS,
             ),
             live_transcription=live_transcription_addresses(),
         )
