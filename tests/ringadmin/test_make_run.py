@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from streaming.simulator import SimulationConfig, simulate
+from streaming.tools.simulator import SimulationConfig, simulate
 from tests.conftest import free_port
 from tests.helpers import PROJECT_DIR, manage, project_env, wait_for_http
 

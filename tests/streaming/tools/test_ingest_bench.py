@@ -29,7 +29,7 @@ from streaming.bench.runner import (
     format_table,
     search_max_calls,
 )
-from streaming.simulator import CONFERENCE, PARTICIPANT, LagHistogram
+from streaming.tools.simulator import CONFERENCE, PARTICIPANT, LagHistogram
 from tests.conftest import free_port
 
 

@@ -25,7 +25,7 @@ from websockets.asyncio.server import serve
 
 from streaming.bench.processes import start_process, stop_process, wait_for_port
 from streaming.bench.reference_server import track_path
-from streaming.simulator import (
+from streaming.tools.simulator import (
     CONFERENCE,
     FRAME_SAMPLES,
     FRAME_SECONDS,
@@ -543,7 +543,7 @@ def test_command_line_prints_a_json_report(reference):
     server = reference()
     options = ["--calls", "2", "--duration", "0.5", "--no-realtime", "--json"]
     process = subprocess.run(
-        [sys.executable, "-m", "streaming.simulator", "--url", server.url, *options],
+        [sys.executable, "-m", "streaming.tools.simulator", "--url", server.url, *options],
         cwd=PROJECT_DIR,
         env=project_env(),
         capture_output=True,

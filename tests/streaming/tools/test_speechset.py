@@ -12,7 +12,7 @@ import wave
 import numpy as np
 import pytest
 
-from streaming.simulator import load_wav
+from streaming.tools.simulator import load_wav
 from streaming.transcription import speechset
 from streaming.transcription.speechset import (
     AGENT,

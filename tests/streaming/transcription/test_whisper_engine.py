@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streaming.simulator import load_wav
+from streaming.tools.simulator import load_wav
 from streaming.transcription.engines.base import (
     EngineNotConfigured,
     TranscriptionError,
