@@ -138,7 +138,7 @@ class Command(BaseCommand):
         }
 
     def _live(self, call, options) -> dict:
-        from streaming.transcription.live_bench import live_capacity, quiet_points
+        from streaming.tools.bench.live_transcription import live_capacity, quiet_points
 
         # End the live calls in a pause, not in the middle of a word.
         wanted = int(options["live_seconds"] * 8000)

@@ -15,12 +15,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from streaming.bench.processes import (
+from streaming.transcription import live_protocol as wire
+from streaming.transcription.segmenter import SegmenterConfig
+
+from .processes import (
+    PROJECT_DIR,
     can_pin,
     cpu_seconds,
     free_port,
@@ -28,12 +31,9 @@ from streaming.bench.processes import (
     stop_process,
     wait_for_port,
 )
-from streaming.transcription import live_protocol as wire
-from streaming.transcription.segmenter import SegmenterConfig
 
 TICK_SECONDS = 0.2
 PAD_SECONDS = SegmenterConfig().pad_ms / 1000
-PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 @dataclass

@@ -10,7 +10,7 @@ It doubles as a protocol probe for the simulator's tests: it counts frames, dupl
 out-of-order arrivals, malformed frames by kind, Stops, sockets and where the secret came
 from, and writes all of it as JSON to ``--stats-file`` when stopped with SIGTERM or SIGINT.
 
-    python -m streaming.bench.reference_server --port 8765 --out /tmp/ref --stats-file s.json
+    python -m streaming.tools.bench.reference_server --port 8765 --out /tmp/ref --stats-file s.json
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 from websockets.asyncio.server import Request, Response, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from streaming.simulator import MULAW_DECODE_TABLE, PERSPECTIVES, LagHistogram
+from streaming.tools.simulator import MULAW_DECODE_TABLE, PERSPECTIVES, LagHistogram
 
 CLOSE_BAD_SECRET = 4403
 MAX_SEQUENCE = 50_000_000  # over 11 days of 20 ms frames on one perspective

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,25 +13,29 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from streaming.bench.processes import (
+from ringadmin.calls.models import CallStatus
+from streaming.models import StreamingProfile
+from streaming.tools.bench import ingest_db
+from streaming.tools.bench.processes import (
     process_tree,
     rss_bytes,
     start_process,
     stop_process,
     wait_for_port,
 )
-from streaming.bench.runner import (
+from streaming.tools.bench.report import bench_report, format_table
+from streaming.tools.bench.rounds import (
     BenchSettings,
     RoundResult,
     ServerSummary,
-    bench_report,
     combine_repeats,
     evaluate_round,
-    format_table,
     search_max_calls,
 )
+from streaming.tools.bench.runner import Bench
 from streaming.tools.simulator import CONFERENCE, PARTICIPANT, LagHistogram
 from tests.conftest import free_port
+from tests.factories import CallFactory
 
 
 def _fake_round(limit: int, *, client_limited_from: int | None = None):
@@ -271,3 +276,43 @@ def test_wait_for_port_notices_a_server_that_died(tmp_path):
     with pytest.raises(RuntimeError, match="code 3"):
         wait_for_port("127.0.0.1", free_port(), timeout=5, process=process)
     assert isinstance(process, subprocess.Popen)
+
+
+# --- The ingest's database, read in the ingest's own process -----------------------------------
+
+
+def _result(output: str):
+    [line] = [line for line in output.splitlines() if line.startswith(ingest_db.RESULT_MARK)]
+    return json.loads(line[len(ingest_db.RESULT_MARK) :])
+
+
+@pytest.mark.django_db
+def test_the_ingest_side_creates_its_profile_once_and_reads_a_rounds_calls(capsys):
+    assert ingest_db.main(["create-profile"]) == 0
+    secret = _result(capsys.readouterr().out)
+    assert secret
+    assert ingest_db.create_profile() == secret  # found again, not created twice
+    assert StreamingProfile.objects.count() == 1
+
+    stats = {"perspectives": {PARTICIPANT: {"frames_written": 500}}}
+    CallFactory(ringcx_call_id="bench7-1", status=CallStatus.COMPLETED, stream_stats=stats)
+    CallFactory(ringcx_call_id="bench7-2", status=CallStatus.LIVE)
+    CallFactory(ringcx_call_id="other-1", status=CallStatus.COMPLETED)
+    # One call is still live: at the timeout (0 s) the rows are returned as they are.
+    assert ingest_db.main(["poll-calls", "--prefix=bench7-", "--expected=2", "--timeout=0"]) == 0
+    rows = sorted(_result(capsys.readouterr().out), key=lambda row: row["ringcx_call_id"])
+    assert [(r["ringcx_call_id"], r["status"]) for r in rows] == [
+        ("bench7-1", "completed"),
+        ("bench7-2", "live"),
+    ]
+    assert rows[0]["stream_stats"] == stats
+
+
+def test_the_bench_sets_up_a_fresh_ingest_database_through_the_ingest_processes(tmp_path):
+    bench = Bench(BenchSettings(servers=["daphne"], work_dir=tmp_path, log=lambda line: None))
+    bench.setup_ingest()  # manage.py migrate, then python -m ...ingest_db create-profile
+    secret = bench.secret
+    assert secret
+    assert (tmp_path / "var" / "ringadmin.sqlite3").is_file()
+    assert bench.ingest_db("create-profile") == secret
+    assert bench.ingest_db("poll-calls", "--prefix=none-", "--expected=0", "--timeout=0") == []

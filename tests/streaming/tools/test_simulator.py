@@ -23,8 +23,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from websockets.asyncio.server import serve
 
-from streaming.bench.processes import start_process, stop_process, wait_for_port
-from streaming.bench.reference_server import track_path
+from streaming.tools.bench.processes import start_process, stop_process, wait_for_port
+from streaming.tools.bench.reference_server import track_path
 from streaming.tools.simulator import (
     CONFERENCE,
     FRAME_SAMPLES,
@@ -225,7 +225,7 @@ def reference(tmp_path):
     def start(*, secret: str | None = None) -> Reference:
         port = free_port()
         out_dir, stats_file = tmp_path / f"tracks-{port}", tmp_path / f"stats-{port}.json"
-        argv = [sys.executable, "-m", "streaming.bench.reference_server", "--port", str(port)]
+        argv = [sys.executable, "-m", "streaming.tools.bench.reference_server", "--port", str(port)]
         argv += ["--out", str(out_dir), "--stats-file", str(stats_file)]
         if secret:
             argv += ["--secret", secret]
