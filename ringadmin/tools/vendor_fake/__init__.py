@@ -5,6 +5,7 @@ and users checking their configuration, with a control API under ``/_fake/`` for
 events and inspection.
 """
 
+from .config import DEFAULT_MEDIA_PRODUCT_BASE_PATH, OLD_MEDIA_PRODUCT_BASE_PATH
 from .seed import ACCOUNT_ID, OWNER_EXTENSION_ID, RINGCX_MAIN_ACCOUNT_ID, RINGCX_SUB_ACCOUNT_IDS
 from .server import (
     BANNER_TITLE,
@@ -15,7 +16,6 @@ from .server import (
     banner,
     run_until_interrupted,
 )
-from .state import DEFAULT_MEDIA_PRODUCT_BASE_PATH, OLD_MEDIA_PRODUCT_BASE_PATH
 
 __all__ = [
     "ACCOUNT_ID",

@@ -1,4 +1,4 @@
-"""``python -m ringadmin.vendors.fake --port 8900``: the fake without Django."""
+"""``python -m ringadmin.tools.vendor_fake --port 8900``: the fake without Django."""
 
 from .server import main
 

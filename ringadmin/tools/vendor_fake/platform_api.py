@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 
 from . import seed
 from .common import ApiError, Request, Response, iso, oauth_error, rc_error
-from .state import TELEPHONY_STATUS, FakeState
+from .platform_state import TELEPHONY_STATUS
+from .state import FakeState
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DEFAULT_PER_PAGE = 100

@@ -4,7 +4,7 @@ Neither vendor can be pointed at a developer's machine or a CI runner, and the f
 client must survive (expired tokens, single-use refresh tokens, 429s, 503s, slow or broken
 answers, webhook handshakes) are hard to provoke on a real account. This server speaks the
 published contracts and lets tests inject those failures. Standard library and
-``httpx`` only, no Django, so it runs anywhere (``python -m ringadmin.vendors.fake``).
+``httpx`` only, no Django, so it runs anywhere (``python -m ringadmin.tools.vendor_fake``).
 """
 
 from __future__ import annotations
@@ -22,16 +22,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import control_api, platform_api, ringcx_api, seed
 from .common import ApiError, Request, Response, cx_error, oauth_error, rc_error
+from .config import DEFAULT_MEDIA_PRODUCT_BASE_PATH, FakeConfig, normalise_base_path
+from .faults import Fault
 from .loopback import LoopbackFake, LoopbackServer, read_chunked
-from .state import (
-    DEFAULT_MEDIA_PRODUCT_BASE_PATH,
-    FakeConfig,
-    FakeState,
-    Fault,
-    normalise_base_path,
-)
+from .state import FakeState
 
-logger = logging.getLogger("ringadmin.vendors.fake")
+logger = logging.getLogger("ringadmin.tools.vendor_fake")
 
 DEFAULT_CLIENT_ID = "fake-client-id"
 DEFAULT_CLIENT_SECRET = "fake-client-secret"  # noqa: S105 - the fake's own published credential

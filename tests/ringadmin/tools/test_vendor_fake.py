@@ -23,8 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ringadmin.vendors.fake import BANNER_TITLE, FakeRingCentral, banner, ringcx_api
-from ringadmin.vendors.fake.common import ApiError, Request
+from ringadmin.tools.vendor_fake import BANNER_TITLE, FakeRingCentral, banner, ringcx_api
+from ringadmin.tools.vendor_fake.common import ApiError, Request
 from tests.conftest import free_port
 from tests.helpers import PROJECT_DIR, project_env
 
