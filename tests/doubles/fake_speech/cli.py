@@ -30,7 +30,9 @@ def banner(fake: FakeSpeech, *, service_account_path: str | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=BANNER_TITLE)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.doubles.fake_speech", description=BANNER_TITLE
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8930)
     parser.add_argument("--operation-polls", type=int, default=2)
