@@ -48,6 +48,7 @@ format: install
 
 ## What CI checks besides the tests.
 check: lint
+	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  ALLOWED_HOSTS=ringadmin.example.com $(PY) manage.py check --deploy --fail-level WARNING

@@ -15,10 +15,10 @@ from django.core.management import call_command
 
 from ringadmin.calls.models import Call, CallStatus
 from streaming.audio.wav import wav_read_stereo
-from streaming.demo.recording import AUDIO_DIR
-from streaming.demo.services import DEMO_CALLS
 from streaming.models import Speaker, Transcript, TranscriptKind, TranscriptStatus
-from streaming.simulator import load_wav
+from streaming.tools.demo.recording import AUDIO_DIR
+from streaming.tools.demo.services import DEMO_CALLS
+from streaming.tools.simulator import load_wav
 from tests.factories import CallFactory
 
 pytestmark = pytest.mark.django_db

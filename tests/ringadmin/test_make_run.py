@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streaming.simulator import SimulationConfig, simulate
+from streaming.tools.simulator import SimulationConfig, simulate
 from tests.conftest import free_port
 from tests.helpers import (
     PROJECT_DIR,

@@ -18,6 +18,11 @@ import httpx
 import pytest
 from django.core.cache import cache
 
+from ringadmin.tools.vendor_fake import (
+    OLD_MEDIA_PRODUCT_BASE_PATH,
+    RINGCX_MAIN_ACCOUNT_ID,
+    FakeRingCentral,
+)
 from ringadmin.vendors import http, ringcentral, ringcx
 from ringadmin.vendors.errors import (
     RETRYABLE,
@@ -28,11 +33,6 @@ from ringadmin.vendors.errors import (
     Rejected,
     Unavailable,
     VendorError,
-)
-from ringadmin.vendors.fake import (
-    OLD_MEDIA_PRODUCT_BASE_PATH,
-    RINGCX_MAIN_ACCOUNT_ID,
-    FakeRingCentral,
 )
 from tests.conftest import free_port
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from streaming.bench.hostile import (
+from streaming.tools.bench.hostile import (
     HUGE,
     AttackResult,
     HostileProbe,

@@ -12,7 +12,7 @@ import pytest
 
 from streaming.audio import mulaw
 from streaming.audio.wav import HEADER_BYTES, wav_read_stereo
-from streaming.simulator import SimulationConfig, frame_payloads, simulate, tone_audio
+from streaming.tools.simulator import SimulationConfig, frame_payloads, simulate, tone_audio
 from tests.streaming.ingest_server import IngestServer, ingest_server_env
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django.core.cache import cache
 
-from ringadmin.vendors.fake import FakeRingCentral
+from ringadmin.tools.vendor_fake import FakeRingCentral
 from streaming.models import StreamingProfile, SyncState
 from streaming.services import (
     streaming_profile_delete,

@@ -15,9 +15,9 @@ from django.db import transaction
 
 from ringadmin.compliance.roles import Role
 from ringadmin.compliance.users import user_create
-from streaming.demo.services import DEMO_PRODUCT, demo_calls_seed
 from streaming.models import StreamingProfile
 from streaming.services import streaming_profile_create
+from streaming.tools.demo.services import DEMO_PRODUCT, demo_calls_seed
 
 DEMO_USERS = (("admin", Role.ADMIN), ("supervisor", Role.SUPERVISOR), ("auditor", Role.AUDITOR))
 

@@ -231,7 +231,7 @@ class Command(BaseCommand):
             return None
         from django.core.management import call_command
 
-        from ringadmin.vendors.fake import FakeRingCentral
+        from ringadmin.tools.vendor_fake import FakeRingCentral
         from ringadmin.vendors.http import reset_clients
 
         port = int(os.environ.get("FAKE_RINGCENTRAL_PORT", options["port"] + 1))

@@ -18,15 +18,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from streaming.bench.processes import can_pin
-from streaming.bench.runner import (
-    SERVERS,
-    Bench,
-    BenchSettings,
-    bench_report,
-    format_table,
-    remove_work_dir,
-)
+from streaming.tools.bench.processes import can_pin
+from streaming.tools.bench.report import bench_report, format_table
+from streaming.tools.bench.rounds import BenchSettings
+from streaming.tools.bench.runner import SERVERS, Bench, remove_work_dir
 
 
 class Command(BaseCommand):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from streaming.bench.hostile import (
+from streaming.tools.bench.hostile import (
     SERVERS,
     HostileProbe,
     HostileSettings,
@@ -27,7 +27,7 @@ from streaming.bench.hostile import (
     format_table,
     hostile_report,
 )
-from streaming.bench.runner import remove_work_dir
+from streaming.tools.bench.runner import remove_work_dir
 
 
 class Command(BaseCommand):

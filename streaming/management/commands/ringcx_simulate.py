@@ -1,7 +1,7 @@
 """``manage.py ringcx_simulate``: stream simulated RingCX calls to an ingest socket.
 
-A thin wrapper over :mod:`streaming.simulator` (``python -m streaming.simulator`` takes the
-same options) so operators find it next to the other commands, e.g.::
+A thin wrapper over :mod:`streaming.tools.simulator` (``python -m streaming.tools.simulator``
+takes the same options) so operators find it next to the other commands, e.g.::
 
     manage.py ringcx_simulate --url ws://127.0.0.1:8000/ --secret S --calls 20 --duration 30
     manage.py ringcx_simulate --secret S --reorder 5 --duplicate 2 --split-perspectives --json
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from streaming.simulator import AudioError, add_arguments, run_from_options
+from streaming.tools.simulator import AudioError, add_arguments, run_from_options
 
 
 class Command(BaseCommand):

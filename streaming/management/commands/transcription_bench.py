@@ -45,7 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--report-file", type=Path, help="also write the JSON report here")
 
     def handle(self, *args, **options) -> None:
-        from streaming.transcription import speechset
+        from streaming.tools.bench import speechset
 
         cache = options["cache"] or Path(settings.VAR_DIR) / "speechset"
         name = options["engine"] or settings.TRANSCRIPTION_ENGINE
@@ -80,7 +80,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report, indent=2))
 
     def _accuracy(self, engine, items, label: str) -> dict:
-        from streaming.transcription.speechset import ErrorCounts, word_error_counts
+        from streaming.tools.bench.speechset import ErrorCounts, word_error_counts
 
         total = ErrorCounts(0, 0, 0, 0)
         audio_seconds = processing = 0.0
@@ -111,7 +111,7 @@ class Command(BaseCommand):
         }
 
     def _whole_call(self, engine, call) -> dict:
-        from streaming.transcription.speechset import word_error_counts
+        from streaming.tools.bench.speechset import word_error_counts
         from streaming.transcription.turns import merge_turns
 
         self._say(f"whole call: {call.duration:.0f} s, both channels")
@@ -138,7 +138,7 @@ class Command(BaseCommand):
         }
 
     def _live(self, call, options) -> dict:
-        from streaming.transcription.live_bench import live_capacity, quiet_points
+        from streaming.tools.bench.live_transcription import live_capacity, quiet_points
 
         # End the live calls in a pause, not in the middle of a word.
         wanted = int(options["live_seconds"] * 8000)

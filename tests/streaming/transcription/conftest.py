@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.transcription.live_bench import live_worker_start, live_worker_stop
+from streaming.tools.bench.live_transcription import live_worker_start, live_worker_stop
 from tests.helpers import PROJECT_DIR
 
 FIXTURES = PROJECT_DIR / "tests" / "fixtures" / "speech"

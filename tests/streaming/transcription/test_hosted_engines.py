@@ -43,7 +43,7 @@ from streaming.transcription.engines.hosted import (
     wav_bytes,
 )
 from streaming.transcription.engines.openai import MAX_FILE_BYTES, OpenAIConfig, OpenAIEngine
-from streaming.transcription.fake_speech import OPENAI_MAX_BYTES, FakeSpeech
+from tests.doubles.fake_speech import OPENAI_MAX_BYTES, FakeSpeech
 
 RATE = 8000
 TOLERANCE = 0.03  # the fake finds bursts to the 20 ms frame
@@ -795,7 +795,7 @@ def test_openai_does_not_send_silence(fake):
 
 def test_fake_runs_as_a_module():
     process = subprocess.Popen(
-        [sys.executable, "-m", "streaming.transcription.fake_speech", "--port", "0"],
+        [sys.executable, "-m", "tests.doubles.fake_speech", "--port", "0"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

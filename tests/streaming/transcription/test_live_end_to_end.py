@@ -15,8 +15,8 @@ import psycopg
 import pytest
 import websockets
 
-from streaming.simulator import SimulationConfig, load_wav, simulate
-from streaming.transcription.speechset import word_error_rate
+from streaming.tools.bench.speechset import word_error_rate
+from streaming.tools.simulator import SimulationConfig, load_wav, simulate
 from tests.helpers import manage
 from tests.streaming.ingest_server import IngestServer, ingest_server_env
 from tests.streaming.transcription.conftest import FIXTURES

@@ -159,7 +159,7 @@ def test_segments_are_cut_where_words_pause_so_the_other_speaker_fits_between() 
 
 
 def test_benchmark_calls_start_in_pauses_where_nobody_speaks() -> None:
-    from streaming.transcription.live_bench import quiet_points
+    from streaming.tools.bench.live_transcription import quiet_points
 
     left = np.zeros(8000 * 6, dtype=np.int16)
     right = np.zeros(8000 * 6, dtype=np.int16)

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from streaming.simulator import load_wav
+from streaming.tools.simulator import load_wav
 from streaming.transcription import live_protocol as wire
 from streaming.transcription.engines.base import EngineInfo, Segment
 from streaming.transcription.live_worker import LiveWorker, WorkerConfig

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from streaming.bench.processes import stop_process, wait_for_port
+from streaming.tools.bench.processes import stop_process, wait_for_port
 from streaming.transcription import live_protocol as wire
 from tests.conftest import free_port
 from tests.helpers import PROJECT_DIR, project_env

@@ -271,7 +271,7 @@ def test_admin_retranscribe_action_queues_the_calls(
 @pytest.mark.parametrize("vendor", ["google", "deepgram", "openai"])
 def test_hosted_engines_are_built_from_settings_and_transcribe_a_call(tmp_path, vendor) -> None:
     """The settings reach the engine (keys, hosts) and its turns land in the transcript."""
-    from streaming.transcription.fake_speech import FakeSpeech
+    from tests.doubles.fake_speech import FakeSpeech
 
     call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[(3.0, 4.0)])
     with FakeSpeech() as fake:

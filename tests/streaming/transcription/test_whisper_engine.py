@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streaming.simulator import load_wav
+from streaming.tools.bench.speechset import word_error_rate
+from streaming.tools.simulator import load_wav
 from streaming.transcription.engines.base import (
     EngineNotConfigured,
     TranscriptionError,
@@ -23,7 +24,6 @@ from streaming.transcription.engines.whisper import (
     resolve_model,
     verify_model_file,
 )
-from streaming.transcription.speechset import word_error_rate
 from tests.streaming.transcription.conftest import FIXTURES
 
 

@@ -1,6 +1,0 @@
-"""``python -m ringadmin.vendors.fake --port 8900``: the fake without Django."""
-
-from .server import main
-
-if __name__ == "__main__":
-    main()

@@ -1,1 +1,0 @@
-"""The ingest benchmark: a bare-websockets reference server, process control and the search."""

@@ -1,0 +1,1 @@
+"""Test doubles: local fakes of outside services that only the tests use."""
