@@ -31,10 +31,12 @@ class CountingEngine:
 
 async def run_worker(*, partials: bool, start_sample: int) -> list[dict]:
     audio = load_wav(FIXTURES / "live_dialogue_8k.wav").left  # the agent's side: 2 utterances
-    worker = LiveWorker(WorkerConfig(partials=partials), engine=CountingEngine())
+    key = b"k" * 40
+    worker = LiveWorker(WorkerConfig(partials=partials), key=key, engine=CountingEngine())
     decoder = asyncio.create_task(worker.decode_forever())
     server = await asyncio.start_server(worker.handle, "127.0.0.1", 0)
     reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+    await wire.ingest_handshake(reader, writer, key)
     writer.write(
         wire.encode_json(wire.OPEN, {"stream": 1, "speaker": "agent", "start_sample": start_sample})
     )
