@@ -30,7 +30,10 @@ from streaming.bench.processes import (
     wait_for_port,
 )
 from streaming.transcription import live_protocol as wire
-from streaming.transcription.segmenter import SegmenterConfig
+from streaming.transcription.engines.base import Segment, UtteranceEngine
+from streaming.transcription.repetition import segments_without_repeats
+from streaming.transcription.resample import upsample_to_16k
+from streaming.transcription.segmenter import SegmenterConfig, UtteranceSegmenter
 
 TICK_SECONDS = 0.2
 PAD_SECONDS = SegmenterConfig().pad_ms / 1000
@@ -254,3 +257,15 @@ def live_capacity(
         return best, rounds
     finally:
         live_worker_stop(process)
+
+
+def live_transcribe(engine: UtteranceEngine, samples: np.ndarray) -> list[Segment]:
+    """A clip (8 kHz ``int16``) as a live worker hears it: cut into utterances by its voice
+    activity segmenter, each decoded alone, loops removed as before a line is sent."""
+    segmenter = UtteranceSegmenter()
+    audio = upsample_to_16k(samples)
+    utterances = segmenter.feed(np.concatenate([audio, np.zeros(16000, np.float32)]))
+    segments: list[Segment] = []
+    for utterance in utterances + segmenter.finish():
+        segments += segments_without_repeats(engine.transcribe_utterance(utterance.audio))
+    return segments

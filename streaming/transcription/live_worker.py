@@ -34,6 +34,7 @@ import numpy as np
 from streaming.transcription import live_protocol as wire
 from streaming.transcription.engines.base import UtteranceEngine
 from streaming.transcription.engines.whisper import WhisperConfig, WhisperEngine
+from streaming.transcription.repetition import segments_without_repeats
 from streaming.transcription.resample import Upsampler2x
 from streaming.transcription.segmenter import SegmenterConfig, Utterance, UtteranceSegmenter
 
@@ -278,6 +279,7 @@ class LiveWorker:
 
     def _send_result(self, job: Job, segments) -> None:
         utterance = job.utterance
+        segments = segments_without_repeats(segments)  # Whisper's loops: never shown
         text = " ".join(s.text for s in segments).strip()
         if not text and not utterance.is_final:
             return

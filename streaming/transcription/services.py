@@ -29,6 +29,7 @@ from streaming.transcription.engines.base import (
 )
 from streaming.transcription.redaction import transcript_redact
 from streaming.transcription.registry import NONE, engine_build, engine_close, engine_name_for
+from streaming.transcription.repetition import segment_without_repeats, segments_without_repeats
 from streaming.transcription.turns import merge_turns
 
 logger = logging.getLogger("streaming.transcription")
@@ -243,7 +244,8 @@ def transcript_store(
     """Replace a transcript's segments with ``result``, merged into turns and redacted."""
     transcript = Transcript.objects.select_for_update().get(pk=transcript_id)
     redacted = StereoResult(
-        agent=transcript_redact(result.agent), caller=transcript_redact(result.caller)
+        agent=transcript_redact(segments_without_repeats(result.agent)),
+        caller=transcript_redact(segments_without_repeats(result.caller)),
     )
     turns = merge_turns(redacted)
     transcript.segments.all().delete()
@@ -313,6 +315,9 @@ def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, An
                         for w in line.get("words") or ()
                     ),
                 )
+                segment = segment_without_repeats(segment)  # the worker checked; so do we
+                if segment is None:
+                    continue
                 (segment,) = transcript_redact([segment])
                 speaker = Speaker.AGENT if line["speaker"] == Speaker.AGENT else Speaker.CALLER
                 rows.append(_segment_row(transcript, int(line["seq"]), speaker, segment))

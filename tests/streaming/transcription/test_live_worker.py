@@ -80,3 +80,47 @@ async def test_partials_come_before_their_final_when_enabled() -> None:
     final = next(r for r in lines if r["is_final"] and r["utterance"] == first["utterance"])
     assert lines.index(first) < lines.index(final)
     assert final["end"] >= first["end"]
+
+
+class LoopingEngine(CountingEngine):
+    def transcribe_utterance(self, audio_16k: np.ndarray) -> list[Segment]:
+        self.calls += 1
+        return [Segment(0.0, 1.0, "Hello. " + "Can I help you? " * 34)]
+
+
+async def test_a_loop_never_leaves_the_worker() -> None:
+    """What viewers see live is checked for repetition loops too, not only what is stored."""
+    key = b"k" * 40
+    worker = LiveWorker(WorkerConfig(), key=key, engine=LoopingEngine())
+    decoder = asyncio.create_task(worker.decode_forever())
+    server = await asyncio.start_server(worker.handle, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+    await wire.ingest_handshake(reader, writer, key)
+    audio = load_wav(FIXTURES / "live_dialogue_8k.wav").left
+    writer.write(wire.encode_json(wire.OPEN, {"stream": 1, "speaker": "agent", "start_sample": 0}))
+    writer.write(wire.encode_audio(1, 0, audio))
+    writer.write(wire.encode_end(1))
+    texts = []
+    while True:
+        _kind, body = await asyncio.wait_for(wire.read_message(reader), 30)
+        result = json.loads(body)
+        if result.get("closed"):
+            break
+        texts.append(result["text"])
+    writer.close()
+    server.close()
+    decoder.cancel()
+    assert texts
+    assert set(texts) == {"Hello. Can I help you?"}
+
+
+def test_the_benchmark_decodes_a_clip_as_the_worker_does() -> None:
+    """``live_transcribe`` (the benchmark's live word error rate): the worker's utterances,
+    each decoded alone, loops removed."""
+    from streaming.transcription.live_bench import live_transcribe
+
+    audio = load_wav(FIXTURES / "live_dialogue_8k.wav").left
+    counting = CountingEngine()
+    segments = live_transcribe(counting, audio)
+    assert counting.calls == len(segments) >= 2  # "…Acme support." and "How can I help you today?"
+    assert live_transcribe(LoopingEngine(), audio)[0].text == "Hello. Can I help you?"

@@ -502,3 +502,49 @@ def test_a_call_recovered_after_an_ingest_crash_does_not_leave_its_live_transcri
     assert recovered.call_id == call.pk
     live.refresh_from_db()
     assert live.status == TranscriptStatus.DONE
+
+
+# --- Whisper's repetition loops are never stored ------------------------------------------------
+
+
+class LoopingEngine(LoudnessEngine):
+    """What a lost decoder returns: a phrase over and over, or a loop with variations."""
+
+    def transcribe(self, audio: np.ndarray, *, progress=None) -> list[Segment]:
+        segments = super().transcribe(audio, progress=progress)
+        looped = "How can I help you? " * 34
+        varied = "I can tell you can make I can I can I tell you can make I can " * 4
+        return [
+            Segment(s.start, s.end, (looped if i == 0 else varied).strip(), 0.5)
+            for i, s in enumerate(segments)
+        ]
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_a_looping_engine_output_is_collapsed_or_dropped_before_it_is_stored(
+    engine, tmp_path
+) -> None:
+    engine["engine"] = LoopingEngine()
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5), (3.0, 4.0)], caller=[])
+    transcript = call_transcribe(call_id=call.pk).transcript
+    assert list(transcript.segments.values_list("text", flat=True)) == ["How can I help you?"]
+
+
+def test_live_finals_with_loops_are_collapsed_or_dropped_before_they_are_stored() -> None:
+    from streaming.transcription.services import live_transcript_append_many, live_transcript_lines
+
+    call = CallFactory(status=CallStatus.LIVE)
+    line = {"speaker": "agent", "start": 1.0, "end": 4.0, "words": [], "is_final": True}
+    live_transcript_append_many(
+        lines_by_call={
+            call.pk: [
+                {**line, "seq": 1, "text": "Thank you for calling. " + "Can I help you? " * 34},
+                {**line, "seq": 2, "text": "you can make I can I can I tell you can make " * 3},
+                {**line, "seq": 3, "text": "Bye."},
+            ]
+        }
+    )
+    assert [x["text"] for x in live_transcript_lines(call_id=call.pk)] == [
+        "Thank you for calling. Can I help you?",
+        "Bye.",
+    ]
