@@ -8,10 +8,12 @@ Ingest processes stream each live call's channels here; the worker
 segments every channel by voice activity and decodes each utterance with Whisper when its
 speaker pauses (the final), and, when enabled and idle, decodes the growing utterance at
 most once a second (a partial). The model runs here, never in the ingest. One worker decodes
-one utterance at a time on one core; run more workers (ports) to transcribe more calls.
+one utterance at a time on one core; run more workers (addresses) to transcribe more calls.
 
-Finals are never shed. Under load, partials are dropped first: a partial only starts when
-no final is waiting, and a stale one (its utterance already final) is skipped.
+Under load, partials are dropped first: a partial only starts when no final is waiting, and a
+stale one (its utterance already final) is skipped. Finals are shed only by a worker so far
+behind (``MAX_QUEUED_SECONDS`` of speech waiting) that they would come minutes late: memory
+stays bounded whatever arrives.
 """
 
 from __future__ import annotations

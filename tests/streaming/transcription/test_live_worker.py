@@ -124,3 +124,21 @@ def test_the_benchmark_decodes_a_clip_as_the_worker_does() -> None:
     segments = live_transcribe(counting, audio)
     assert counting.calls == len(segments) >= 2  # "…Acme support." and "How can I help you today?"
     assert live_transcribe(LoopingEngine(), audio)[0].text == "Hello. Can I help you?"
+
+
+async def test_a_worker_far_behind_sheds_finals_and_its_backlog_stays_bounded(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from streaming.transcription import live_worker
+    from streaming.transcription.segmenter import Utterance
+
+    monkeypatch.setattr(live_worker, "MAX_QUEUED_SECONDS", 3.0)
+    worker = LiveWorker(WorkerConfig(), key=b"k" * 40, engine=CountingEngine())
+    channel = SimpleNamespace(pending=0, call="c1")
+    second = np.zeros(16000, dtype=np.float32)
+    for index in range(1, 11):
+        worker._enqueue(
+            channel, Utterance(index, index, index + 1, second, True), live_worker.FINAL
+        )
+    assert worker._jobs.qsize() == channel.pending == 3
+    assert worker.decoded["final_shed"] == 7
