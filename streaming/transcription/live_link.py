@@ -92,13 +92,14 @@ class WorkerConnection:
         except (wire.AuthenticationError, ssl.SSLError) as exc:
             self.refused += 1
             self.link.refused += 1
-            logger.warning(
-                "live transcription worker %s refused (%s); no audio sent to it (%s so far). "
-                "Is it another instance's worker, or is LIVE_TRANSCRIPTION_KEY different?",
-                self.label,
-                exc,
-                self.refused,
-            )
+            if self.refused <= 3 or self.refused % 30 == 0:  # a retry every 2 s: not every one
+                logger.warning(
+                    "live transcription worker %s refused (%s); no audio sent to it (%s so far). "
+                    "Is it another instance's worker, or is LIVE_TRANSCRIPTION_KEY different?",
+                    self.label,
+                    exc,
+                    self.refused,
+                )
             if writer is not None:
                 wire.close_quietly(writer)
             return

@@ -134,6 +134,8 @@ class LiveWorker:
 
     def _refuse(self, peer: Any, reason: str) -> None:
         self.refused += 1
+        if self.refused > 10 and self.refused % 100:
+            return  # counted; a flood of strangers does not flood the log
         logger.warning(
             "live transcription connection from %s refused (%s so far): %s",
             peer,
