@@ -70,6 +70,8 @@ class Command(BaseCommand):
                 endpoints.append(wire.endpoint_parse(item))
             except ValueError as exc:
                 self.stderr.write(f"LIVE_TRANSCRIPTION_WORKERS: {exc}; that worker is not used")
+        if not endpoints:
+            return [], {"LIVE_TRANSCRIPTION": "false"}
         key = settings.LIVE_TRANSCRIPTION_KEY or secrets.token_urlsafe(32)
         try:
             wire.key_check(key)

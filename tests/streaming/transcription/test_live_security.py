@@ -192,6 +192,9 @@ def test_serve_and_the_ingest_refuse_plain_tcp_off_the_host(settings, capsys) ->
     assert "unencrypted" in capsys.readouterr().out
     link = live_transcription_settings()
     assert link.endpoints == (Endpoint("tls", host="10.1.2.3", port=8711),)
+    settings.LIVE_TRANSCRIPTION_WORKERS = ["10.1.2.3:8710"]  # nothing usable is left
+    assert command._live_transcription("python", 8000) == ([], {"LIVE_TRANSCRIPTION": "false"})
+    assert live_transcription_settings() is None
     settings.LIVE_TRANSCRIPTION_KEY = "short"
     assert live_transcription_settings() is None  # a guessable key: off, and logged
 
