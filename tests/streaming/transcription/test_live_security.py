@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import os
+import shutil
 import socket
 import stat
 import tempfile
@@ -95,24 +96,27 @@ async def start_worker(worker: LiveWorker, endpoint: Endpoint, tls=None):
     return server, endpoint_parse(address, listen=True), decoder
 
 
-def socket_path(tmp_path: Path, name: str) -> str:
-    # Unix socket paths are limited to about 100 bytes; pytest's tmp_path can be long.
-    short = Path("/tmp") / f"ralt-{os.getpid()}-{tmp_path.name[-12:]}-{name}.sock"
-    return str(short)
+@pytest.fixture
+def sockets():
+    """A short directory for Unix sockets (a socket path holds 107 bytes; tmp_path can be
+    longer), removed with what is in it."""
+    directory = tempfile.mkdtemp(prefix="ralt-", dir="/tmp")
+    yield Path(directory)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 # --- two instances on one host ------------------------------------------------------------------
 
 
-async def test_two_instances_on_one_host_do_not_cross(tmp_path, caplog) -> None:
+async def test_two_instances_on_one_host_do_not_cross(tmp_path, sockets, caplog) -> None:
     """Instance B's ingest pointed at instance A's worker (as the fixed port 8710 did) is
     refused before any audio leaves, and counts it; each worker hears only its own calls."""
     worker_a, worker_b = RecordingWorker(KEY_A), RecordingWorker(KEY_B)
     server_a, endpoint_a, decoder_a = await start_worker(
-        worker_a, Endpoint("unix", path=socket_path(tmp_path, "a"))
+        worker_a, Endpoint("unix", path=str(sockets / "a.sock"))
     )
     server_b, endpoint_b, decoder_b = await start_worker(
-        worker_b, Endpoint("unix", path=socket_path(tmp_path, "b"))
+        worker_b, Endpoint("unix", path=str(sockets / "b.sock"))
     )
     results: dict[str, list] = {"a": [], "b": [], "b-misdirected": []}
     link_a = LiveTranscriptionLink(
@@ -152,10 +156,10 @@ async def test_two_instances_on_one_host_do_not_cross(tmp_path, caplog) -> None:
         decoder.cancel()
 
 
-def test_serve_gives_each_instance_its_own_socket_and_key(settings) -> None:
+def test_serve_gives_each_instance_its_own_socket_and_key(settings, sockets) -> None:
     from ringadmin.management.commands.serve import Command
 
-    var_dir = Path(tempfile.mkdtemp(prefix="ra-", dir="/tmp"))  # short: socket paths are
+    var_dir = sockets
     settings.VAR_DIR = var_dir
     settings.LIVE_TRANSCRIPTION = True
     settings.LIVE_TRANSCRIPTION_WORKERS = []
@@ -174,7 +178,6 @@ def test_serve_gives_each_instance_its_own_socket_and_key(settings) -> None:
     settings.VAR_DIR = var_dir / ("deep" * 30)
     (_worker_3,), env_3 = Command()._live_transcription("python", 8000)
     assert env_3["LIVE_TRANSCRIPTION_WORKERS"].startswith("tcp://127.0.0.1:")
-    var_dir.rmdir()
 
 
 def test_serve_and_the_ingest_refuse_plain_tcp_off_the_host(settings, capsys) -> None:
@@ -454,8 +457,8 @@ async def test_results_come_back_to_the_call_over_the_authenticated_link(tmp_pat
 # --- the Unix socket ------------------------------------------------------------------------------
 
 
-async def test_the_unix_socket_is_private_and_a_stale_one_is_replaced(tmp_path) -> None:
-    path = Path(socket_path(tmp_path, "perm"))
+async def test_the_unix_socket_is_private_and_a_stale_one_is_replaced(sockets) -> None:
+    path = sockets / "worker.sock"
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(path))
     stale.close()  # a file nobody listens on, as a crash leaves
