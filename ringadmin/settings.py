@@ -259,7 +259,9 @@ OPENAI_TRANSCRIPTION_MODEL = env.str("OPENAI_TRANSCRIPTION_MODEL", default="whis
 # Live transcription: the ingest streams each call to these workers (host:port); `manage.py
 # serve` starts one worker per local address. Partials cost close to a core per live call.
 LIVE_TRANSCRIPTION = env.bool("LIVE_TRANSCRIPTION", default=True)
-LIVE_TRANSCRIPTION_WORKERS = env.list("LIVE_TRANSCRIPTION_WORKERS", default=["127.0.0.1:8710"])
+LIVE_TRANSCRIPTION_WORKERS = env.list("LIVE_TRANSCRIPTION_WORKERS", default=[])
+LIVE_TRANSCRIPTION_KEY = env.str("LIVE_TRANSCRIPTION_KEY", default="")
+LIVE_TRANSCRIPTION_TLS_CA = env.str("LIVE_TRANSCRIPTION_TLS_CA", default="")
 LIVE_TRANSCRIPTION_PARTIALS = env.bool("LIVE_TRANSCRIPTION_PARTIALS", default=False)
 LIVE_TRANSCRIPTION_BEAM_SIZE = env.int("LIVE_TRANSCRIPTION_BEAM_SIZE", default=1)
 

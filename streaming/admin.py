@@ -366,6 +366,10 @@ def _retranscribe(request: HttpRequest, calls) -> None:
             continue
         if transcript is None:
             skipped.append(f"{call}: no recording, or transcription is off for it")
+            continue
+        transcript.refresh_from_db(fields=["status", "error"])  # queuing runs on commit
+        if transcript.status == TranscriptStatus.FAILED:
+            skipped.append(f"{call}: {transcript.error}")
         else:
             queued += 1
     if queued:

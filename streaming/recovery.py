@@ -81,6 +81,7 @@ def _recover_one(call: Call) -> Recovered:
             else f"ingest process stopped unexpectedly; {error}"
         )
         call.save()
+        _transcription_after_recovery(call)
         audit_record(
             event_type=AuditEventType.CALL_RECORDING_RECOVERED,
             target=call,
@@ -94,3 +95,16 @@ def _recover_one(call: Call) -> Recovered:
         error or "playable",
     )
     return Recovered(call.pk, call.ringcx_call_id, str(path or ""), seconds, valid, error)
+
+
+def _transcription_after_recovery(call: Call) -> None:
+    """As for any incomplete call: its live transcript ends (it would stay "Transcribing"),
+    and what was recorded is transcribed."""
+    from streaming.transcription.engines.base import TranscriptionError
+    from streaming.transcription.services import live_transcripts_close, transcription_enqueue
+
+    live_transcripts_close(call_id=call.pk)
+    try:
+        transcription_enqueue(call=call)
+    except TranscriptionError as exc:
+        logger.warning("call %s will not be transcribed: %s", call.pk, exc)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import TimeLimitExceeded
 
 from streaming.recordings import recording_fingerprint
 
@@ -22,7 +23,31 @@ def call_postprocess(call_id: int) -> None:
     recording_fingerprint(call_id=call_id)
 
 
+class TranscribeCallTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        """Also called in the worker's parent when the hard time limit killed the run: the
+        row it was filling must not stay "Transcribing" (its own errors are already told)."""
+        from streaming.transcription.engines.base import TranscriptionError
+        from streaming.transcription.services import transcripts_fail_unfinished
+
+        if isinstance(exc, TranscriptionError):
+            return
+        call_id = kwargs.get("call_id", args[0] if args else None)
+        if call_id is None:
+            return
+        reason = (
+            "stopped at the time limit"
+            if isinstance(exc, TimeLimitExceeded)
+            else f"the task failed: {exc!r}"
+        )
+        try:
+            transcripts_fail_unfinished(call_id=call_id, engine=kwargs.get("engine"), error=reason)
+        except Exception:
+            logger.exception("could not mark the transcript of call %s failed", call_id)
+
+
 @shared_task(
+    base=TranscribeCallTask,
     name="streaming.transcribe_call",
     bind=True,
     acks_late=True,

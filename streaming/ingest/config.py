@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from streaming.audio.pipeline import PipelineConfig
+from streaming.transcription.live_link import LinkSettings
+from streaming.transcription.live_protocol import endpoint_parse, key_check
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,7 @@ class IngestConfig:
     stats_interval: float
     tick_seconds: float
     pipeline: PipelineConfig
-    live_transcription: tuple[tuple[str, int], ...] = ()  # workers' addresses; () = off
+    live_transcription: LinkSettings | None = None  # workers and their key; None = off
 
     @classmethod
     def from_settings(cls) -> IngestConfig:
@@ -47,18 +52,30 @@ class IngestConfig:
                 window_seconds=window_ms / 1000,
                 silence_allowance_seconds=settings.INGEST_SILENCE_ALLOWANCE_SECONDS,
             ),
-            live_transcription=live_transcription_addresses(),
+            live_transcription=live_transcription_settings(),
         )
 
 
-def live_transcription_addresses() -> tuple[tuple[str, int], ...]:
-    """``LIVE_TRANSCRIPTION_WORKERS`` as (host, port) pairs, or () when live transcription is
-    off (``LIVE_TRANSCRIPTION=false``)."""
-    if not settings.LIVE_TRANSCRIPTION:
-        return ()
-    addresses = []
+def live_transcription_settings() -> LinkSettings | None:
+    """``LIVE_TRANSCRIPTION_WORKERS``, ``_KEY`` and ``_TLS_CA``, checked; None when live
+    transcription is off. A bad address or key is logged and left out, never fatal: calls
+    are still recorded, and transcribed after they end."""
+    if not settings.LIVE_TRANSCRIPTION or not settings.LIVE_TRANSCRIPTION_WORKERS:
+        return None
+    endpoints = []
     for item in settings.LIVE_TRANSCRIPTION_WORKERS:
-        host, _, port = item.strip().rpartition(":")
-        if host and port.isdigit():
-            addresses.append((host.strip("[]"), int(port)))
-    return tuple(addresses)
+        try:
+            endpoints.append(endpoint_parse(item))
+        except ValueError as exc:
+            logger.error("LIVE_TRANSCRIPTION_WORKERS: %s; that worker is not used", exc)
+    try:
+        key = key_check(settings.LIVE_TRANSCRIPTION_KEY)
+    except ValueError as exc:
+        logger.error(
+            "live transcription is off: %s (manage.py serve makes one for the workers it starts)",
+            exc,
+        )
+        return None
+    if not endpoints:
+        return None
+    return LinkSettings(tuple(endpoints), key, settings.LIVE_TRANSCRIPTION_TLS_CA)

@@ -117,7 +117,7 @@ class IngestRuntime:
         self._outbox: list[tuple[LiveCall, dict[str, Any]]] = []
         self._publisher: asyncio.Task | None = None
         self.transcription: LiveTranscriptionLink | None = (
-            LiveTranscriptionLink(list(config.live_transcription), on_result=self._on_transcript)
+            LiveTranscriptionLink(config.live_transcription, on_result=self._on_transcript)
             if config.live_transcription
             else None
         )

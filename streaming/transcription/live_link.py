@@ -5,6 +5,11 @@ drains the taps and sends each channel's new audio to the call's worker in one m
 channel. Nothing here can slow a call down: the tap drops when full, a worker that is slow
 to read makes the link drop audio (counted on the call) rather than buffer without bound,
 and a worker that is down is retried in the background while the recording goes on.
+
+No audio leaves before the worker has proved it holds this instance's key (see
+:mod:`.live_protocol`): a worker of another instance, or anything else listening where the
+worker should be, is refused, counted and logged. Results are checked field by field and
+must name a channel this connection opened; anything else is counted and dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ import numpy as np
 
 from streaming.audio.taps import TapQueue
 from streaming.transcription import live_protocol as wire
+from streaming.transcription.live_protocol import Endpoint
 
 logger = logging.getLogger("streaming.transcription.live")
 
@@ -28,6 +35,15 @@ SPEAKERS = {"Participant": "agent", "Conference": "caller"}
 MAX_BUFFERED_BYTES = 2 * 1024 * 1024  # per worker connection; beyond it audio is dropped
 RECONNECT_SECONDS = 2.0
 CLOSE_WAIT_SECONDS = 120.0  # how long results of an ended call are still awaited
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Where this instance's workers are and the key they must prove (from settings)."""
+
+    endpoints: tuple[Endpoint, ...]
+    key: bytes
+    tls_ca: str = ""  # CA bundle for tcp+tls workers' certificates (empty: the system's)
 
 
 @dataclass
@@ -42,20 +58,22 @@ class CallFeed:
 
 
 class WorkerConnection:
-    """One TCP connection to a worker, reconnected when it drops."""
+    """One authenticated connection to a worker, reconnected when it drops."""
 
-    def __init__(self, link: LiveTranscriptionLink, host: str, port: int) -> None:
+    def __init__(self, link: LiveTranscriptionLink, endpoint: Endpoint) -> None:
         self.link = link
-        self.host, self.port = host, port
+        self.endpoint = endpoint
         self.writer: asyncio.StreamWriter | None = None
         self.calls = 0
+        self.refused = 0  # connections whose peer did not prove the key (or its certificate)
+        self.malformed = 0  # results dropped as malformed
         self._connecting: asyncio.Task | None = None
         self._last_attempt = 0.0
         self._warned = False
 
     @property
     def label(self) -> str:
-        return f"{self.host}:{self.port}"
+        return str(self.endpoint)
 
     def usable(self) -> bool:
         if self.writer is not None and not self.writer.is_closing():
@@ -67,11 +85,25 @@ class WorkerConnection:
         return False
 
     async def _connect(self) -> None:
+        writer = None
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), 5
-            )
-        except (OSError, TimeoutError) as exc:
+            reader, writer = await wire.connect(self.endpoint, tls=self.link.tls)
+            await wire.ingest_handshake(reader, writer, self.link.key)
+        except (wire.AuthenticationError, ssl.SSLError) as exc:
+            self.refused += 1
+            self.link.refused += 1
+            if self.refused <= 3 or self.refused % 30 == 0:  # a retry every 2 s: not every one
+                logger.warning(
+                    "live transcription worker %s refused (%s); no audio sent to it (%s so far). "
+                    "Is it another instance's worker, or is LIVE_TRANSCRIPTION_KEY different?",
+                    self.label,
+                    exc,
+                    self.refused,
+                )
+            if writer is not None:
+                wire.close_quietly(writer)
+            return
+        except (OSError, TimeoutError, wire.ProtocolError) as exc:
             if not self._warned:
                 logger.warning(
                     "live transcription worker %s unreachable (%s); calls are recorded without "
@@ -80,6 +112,8 @@ class WorkerConnection:
                     exc,
                 )
                 self._warned = True
+            if writer is not None:
+                wire.close_quietly(writer)
             return
         finally:
             self._connecting = None
@@ -91,19 +125,35 @@ class WorkerConnection:
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                message = await wire.read_message(reader)
+                message = await wire.read_message(reader, accept=wire.TO_INGEST)
                 if message is None:
                     break
-                kind, body = message
-                if kind == wire.RESULT:
-                    self.link.on_worker_result(wire.decode_json(body))
-        except (wire.ProtocolError, ConnectionError, asyncio.IncompleteReadError) as exc:
-            logger.warning("live transcription worker %s: %s", self.label, exc)
+                try:
+                    result = wire.result_parse(message[1])
+                except wire.ProtocolError as exc:
+                    self._malformed(exc)
+                    continue
+                self.link.on_worker_result(result, worker=self)
+        except wire.ProtocolError as exc:  # framing: the rest of the stream cannot be trusted
+            self.malformed += 1
+            logger.warning("live transcription worker %s: %s; reconnecting", self.label, exc)
+        except OSError as exc:
+            logger.warning("live transcription worker %s: %s; reconnecting", self.label, exc)
         finally:
-            writer.close()
+            wire.close_quietly(writer)
             if self.writer is writer:
                 self.writer = None
             self.link.on_worker_lost(self)
+
+    def _malformed(self, exc: Exception) -> None:
+        self.malformed += 1
+        if self.malformed <= 10 or self.malformed % 1000 == 0:
+            logger.warning(
+                "malformed result from live transcription worker %s dropped (%s so far): %s",
+                self.label,
+                self.malformed,
+                exc,
+            )
 
     def send(self, data: bytes, *, droppable: bool) -> bool:
         writer = self.writer
@@ -120,12 +170,19 @@ class LiveTranscriptionLink:
 
     def __init__(
         self,
-        addresses: list[tuple[str, int]],
+        settings: LinkSettings,
         *,
         on_result: Callable[[tuple[str, str], str, dict[str, Any]], None],
         tap_size: int = 400,
     ) -> None:
-        self.workers = [WorkerConnection(self, host, port) for host, port in addresses]
+        self.key = wire.key_check(settings.key)
+        self.tls = (
+            wire.client_tls_context(settings.tls_ca)
+            if any(e.scheme == "tls" for e in settings.endpoints)
+            else None
+        )
+        self.workers = [WorkerConnection(self, endpoint) for endpoint in settings.endpoints]
+        self.refused = 0
         self.on_result = on_result
         self.tap_size = tap_size
         self.feeds: dict[tuple[str, str], CallFeed] = {}
@@ -207,12 +264,14 @@ class LiveTranscriptionLink:
         feed.ended_at = time.monotonic()
         feed.worker.calls -= 1
 
-    def on_worker_result(self, data: dict[str, Any]) -> None:
-        stream = data.get("stream")
-        entry = self._streams.get(stream) if isinstance(stream, int) else None
-        if entry is None:
+    def on_worker_result(self, data: dict[str, Any], *, worker: WorkerConnection) -> None:
+        """A checked result (``live_protocol.result_parse``) from ``worker``: only for a
+        channel opened on that worker (never another worker's call)."""
+        entry = self._streams.get(data["stream"])
+        if entry is None or entry[0].worker is not worker:
             return
         feed, speaker = entry
+        stream = data["stream"]
         if data.get("closed"):
             feed.open_streams -= 1
             del self._streams[stream]

@@ -29,6 +29,7 @@ from streaming.transcription.engines.base import (
 )
 from streaming.transcription.redaction import transcript_redact
 from streaming.transcription.registry import NONE, engine_build, engine_close, engine_name_for
+from streaming.transcription.repetition import segment_without_repeats, segments_without_repeats
 from streaming.transcription.turns import merge_turns
 
 logger = logging.getLogger("streaming.transcription")
@@ -82,13 +83,18 @@ def transcription_enqueue(
             status=TranscriptStatus.PENDING, progress=0.0, error=""
         )
     soft, hard = transcription_time_limits(audio_seconds=call.duration_seconds)
-    transaction.on_commit(
-        lambda: transcribe_call.apply_async(
-            kwargs={"call_id": call.pk, "engine": name, "force": force},
-            soft_time_limit=soft,
-            time_limit=hard,
-        )
-    )
+
+    def send() -> None:
+        try:
+            transcribe_call.apply_async(
+                kwargs={"call_id": call.pk, "engine": name, "force": force},
+                soft_time_limit=soft,
+                time_limit=hard,
+            )
+        except Exception as exc:  # the broker is down: no task will ever run this row
+            _fail(transcript, f"could not be queued (is the Celery broker running?): {exc}")
+
+    transaction.on_commit(send)
     return transcript
 
 
@@ -115,11 +121,31 @@ def call_transcribe(
     name = engine_name_for(profile=call_profile(call=call), requested=engine)
     if name == NONE:
         raise TranscriptionError("transcription is off for this call (engine 'none')")
-    built = engine_build(name)
+    try:
+        _check_transcribable(call)
+        built = engine_build(name)
+    except TranscriptionError as exc:
+        # Nothing is created for a call that cannot be transcribed; a row queued for it
+        # earlier (the post-call task's) says why instead of staying "Queued".
+        transcripts_fail_unfinished(call_id=call.pk, engine=name, error=str(exc), running=False)
+        raise
     try:
         return _transcribe_with(call, built, force=force, progress=progress)
     finally:
         engine_close(built)
+
+
+def _check_transcribable(call: Call) -> None:
+    if call.status == CallStatus.LIVE:
+        raise TranscriptionError(
+            f"call {call.pk} is still live: it is transcribed when its recording is complete"
+        )
+    if call.status not in TRANSCRIBABLE:
+        raise TranscriptionError(
+            f"call {call.pk} was {call.status}: there is nothing to transcribe"
+        )
+    if not call.recording_path:
+        raise TranscriptionError(f"call {call.pk} has no recording")
 
 
 def _transcribe_with(call: Call, built, *, force: bool, progress) -> TranscribeOutcome:
@@ -128,8 +154,6 @@ def _transcribe_with(call: Call, built, *, force: bool, progress) -> TranscribeO
     )
     if transcript.status == TranscriptStatus.DONE and not force:
         return TranscribeOutcome(transcript=transcript, skipped=True)
-    if not call.recording_path:
-        raise TranscriptionError(f"call {call.pk} has no recording")
     try:
         stereo = wav_read_stereo(call.recording_path)
     except (OSError, ValueError) as exc:
@@ -137,26 +161,35 @@ def _transcribe_with(call: Call, built, *, force: bool, progress) -> TranscribeO
         raise TranscriptionError(f"the recording of call {call.pk} cannot be read: {exc}") from exc
     audio_seconds = stereo.shape[0] / 8000
     Transcript.objects.filter(pk=transcript.pk).update(
-        status=TranscriptStatus.RUNNING, progress=0.0, error="", attempts=transcript.attempts + 1
+        status=TranscriptStatus.RUNNING,
+        progress=0.0,
+        error="",
+        attempts=transcript.attempts + 1,
+        updated_at=timezone.now(),
     )
     reporter = _ProgressWriter(transcript.pk, progress)
     started = time.monotonic()
+    # Whatever stops this run (an engine error, a time limit, Ctrl-C, a redactor that raises,
+    # the database), the row must not stay "Transcribing".
     try:
         result = transcribe_stereo(
             built, stereo[:, 0].copy(), stereo[:, 1].copy(), progress=reporter
+        )
+        transcript = transcript_store(
+            transcript_id=transcript.pk,
+            result=result,
+            audio_seconds=audio_seconds,
+            processing_seconds=time.monotonic() - started,
         )
     except TranscriptionError as exc:
         _fail(transcript, str(exc))
         raise
     except Exception as exc:
-        _fail(transcript, f"unexpected engine failure: {exc}")
+        _fail(transcript, f"unexpected failure: {exc!r}")
         raise
-    transcript = transcript_store(
-        transcript_id=transcript.pk,
-        result=result,
-        audio_seconds=audio_seconds,
-        processing_seconds=time.monotonic() - started,
-    )
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit
+        _fail(transcript, f"interrupted ({type(exc).__name__})")
+        raise
     return TranscribeOutcome(transcript=transcript, skipped=False)
 
 
@@ -180,9 +213,28 @@ class _ProgressWriter:
 
 def _fail(transcript: Transcript, error: str) -> None:
     Transcript.objects.filter(pk=transcript.pk).update(
-        status=TranscriptStatus.FAILED, error=error[:2000]
+        status=TranscriptStatus.FAILED, error=error[:2000], updated_at=timezone.now()
     )
     logger.warning("transcript of call %s failed: %s", transcript.call_id, error)
+
+
+def transcripts_fail_unfinished(
+    *, call_id: int, engine: str | None, error: str, running: bool = True
+) -> int:
+    """Fail a call's post-call transcripts still "Queued" (and "Transcribing" when
+    ``running``) for an engine (None: any), because the run meant to finish them cannot."""
+    statuses = [TranscriptStatus.PENDING, *([TranscriptStatus.RUNNING] if running else [])]
+    rows = Transcript.objects.filter(
+        call_id=call_id, kind=TranscriptKind.POST_CALL, status__in=statuses
+    )
+    if engine:
+        rows = rows.filter(engine=engine)
+    count = rows.update(
+        status=TranscriptStatus.FAILED, error=error[:2000], updated_at=timezone.now()
+    )
+    if count:
+        logger.warning("%s transcript(s) of call %s failed: %s", count, call_id, error)
+    return count
 
 
 @transaction.atomic
@@ -192,7 +244,8 @@ def transcript_store(
     """Replace a transcript's segments with ``result``, merged into turns and redacted."""
     transcript = Transcript.objects.select_for_update().get(pk=transcript_id)
     redacted = StereoResult(
-        agent=transcript_redact(result.agent), caller=transcript_redact(result.caller)
+        agent=transcript_redact(segments_without_repeats(result.agent)),
+        caller=transcript_redact(segments_without_repeats(result.caller)),
     )
     turns = merge_turns(redacted)
     transcript.segments.all().delete()
@@ -262,6 +315,9 @@ def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, An
                         for w in line.get("words") or ()
                     ),
                 )
+                segment = segment_without_repeats(segment)  # the worker checked; so do we
+                if segment is None:
+                    continue
                 (segment,) = transcript_redact([segment])
                 speaker = Speaker.AGENT if line["speaker"] == Speaker.AGENT else Speaker.CALLER
                 rows.append(_segment_row(transcript, int(line["seq"]), speaker, segment))

@@ -9,6 +9,7 @@ import re
 import shlex
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -154,7 +155,8 @@ def _pid_alive(pid: int) -> bool:
 @pytest.mark.parametrize("live_port_taken", [False, True], ids=["all-up", "live-port-taken"])
 def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_taken) -> None:
     """Also: a live transcription worker that cannot start (its port taken) does not take the
-    application down with it."""
+    application down with it; by default the worker listens on a Unix socket of this instance
+    that only its user may open."""
     port, live_port = free_port(), free_port()
     env_file = tmp_path / "checkout.env"
     squatter = socket.socket()
@@ -162,7 +164,8 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_
         squatter.bind(("127.0.0.1", live_port))
         squatter.listen()
     env = project_env(
-        LIVE_TRANSCRIPTION_WORKERS=f"127.0.0.1:{live_port}",
+        LIVE_TRANSCRIPTION_WORKERS=f"127.0.0.1:{live_port}" if live_port_taken else None,
+        LIVE_TRANSCRIPTION_KEY=None,
         PORT=str(port),
         VAR_DIR=str(tmp_path),
         DATABASE_URL=None,
@@ -195,6 +198,13 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_
                 f"make run never became healthy:\n{''.join(output)[-4000:]}"
             ) from exc
         body = health.json()
+        live_socket = tmp_path / "run" / f"live-transcription-{port}.sock"
+        if not live_port_taken:
+            deadline = time.monotonic() + 120  # the worker loads its model, then listens
+            while not live_socket.exists():
+                assert time.monotonic() < deadline, "the live worker's socket never appeared"
+                time.sleep(0.2)  # polling for the file the worker creates
+            assert stat.S_IMODE(live_socket.stat().st_mode) == 0o600
         assert body["dependencies"]["database"]["backend"] == "sqlite"
         assert body["dependencies"]["channel_layer"]["backend"] == "InMemoryChannelLayer"
         assert body["dependencies"]["broker"]["backend"] == "filesystem"
@@ -273,3 +283,4 @@ def test_make_run_serves_health_and_login_and_stops_cleanly(tmp_path, live_port_
     assert "all processes stopped" in text
     assert not [pid for pid in pids if _pid_alive(pid)]
     assert (tmp_path / "ringadmin.sqlite3").exists()
+    assert not live_socket.exists()  # removed when the worker stopped

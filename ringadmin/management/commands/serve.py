@@ -7,11 +7,13 @@ Ctrl-C (or SIGTERM) stops every one of them, killing any that will not stop in t
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
@@ -28,6 +30,7 @@ class Child:
     # calls are still recorded, and transcribed after they end.
     optional: bool = False
     gone: bool = False  # an optional child that stopped (reported once)
+    env: dict[str, str] = field(default_factory=dict)  # on top of this process's environment
 
 
 class Command(BaseCommand):
@@ -46,19 +49,42 @@ class Command(BaseCommand):
             "DEBUG is on and no RingCentral credentials are set)",
         )
 
-    def _live_transcription_workers(self, python: str) -> list[Child]:
-        """One live transcription worker per local address in LIVE_TRANSCRIPTION_WORKERS."""
-        from streaming.ingest.config import live_transcription_addresses
+    def _live_transcription(self, python: str, port: int) -> tuple[list[Child], dict[str, str]]:
+        """This instance's live transcription: the workers to start here, and the settings
+        that point its ingest at them.
+
+        Each instance gets its own endpoint (by default a Unix socket under ``VAR_DIR``, named
+        after the port, that only this user may open) and its own key (``LIVE_TRANSCRIPTION_KEY``,
+        else a random one made now), so two instances on one host never reach each other's
+        workers: audio sent to the wrong one would be refused before it left.
+        """
+        from streaming.transcription import live_protocol as wire
         from streaming.transcription.engines.base import TranscriptionError
         from streaming.transcription.engines.whisper import WhisperConfig, resolve_model
 
-        addresses = [
-            (host, port)
-            for host, port in live_transcription_addresses()
-            if host in ("127.0.0.1", "localhost", "::1")
-        ]
-        if not addresses:
-            return []
+        if not settings.LIVE_TRANSCRIPTION:
+            return [], {}
+        endpoints = []
+        for item in settings.LIVE_TRANSCRIPTION_WORKERS or [default_live_endpoint(port)]:
+            try:
+                endpoints.append(wire.endpoint_parse(item))
+            except ValueError as exc:
+                self.stderr.write(f"LIVE_TRANSCRIPTION_WORKERS: {exc}; that worker is not used")
+        if not endpoints:
+            return [], {"LIVE_TRANSCRIPTION": "false"}
+        key = settings.LIVE_TRANSCRIPTION_KEY or secrets.token_urlsafe(32)
+        try:
+            wire.key_check(key)
+        except ValueError as exc:
+            self.stderr.write(f"live transcription is off: {exc}")
+            return [], {"LIVE_TRANSCRIPTION": "false"}
+        env = {
+            "LIVE_TRANSCRIPTION_WORKERS": ",".join(str(e) for e in endpoints),
+            "LIVE_TRANSCRIPTION_KEY": key,
+        }
+        local = [e for e in endpoints if e.local]
+        if not local:
+            return [], env
         try:
             resolve_model(
                 WhisperConfig(
@@ -67,18 +93,16 @@ class Command(BaseCommand):
             )
         except TranscriptionError as exc:
             self.stderr.write(f"live transcription is off: {exc}")
-            return []
-        return [
+            return [], {"LIVE_TRANSCRIPTION": "false"} if len(local) == len(endpoints) else env
+        children = [
             Child(
                 f"live-transcriber-{index}",
                 [
                     python,
                     "-m",
                     "streaming.transcription.live_worker",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
+                    "--listen",
+                    str(endpoint),
                     "--model",
                     settings.WHISPER_MODEL,
                     "--model-sha256",
@@ -92,15 +116,18 @@ class Command(BaseCommand):
                     settings.LOG_FORMAT,
                 ],
                 optional=True,
+                env={"LIVE_TRANSCRIPTION_KEY": key},
             )
-            for index, (host, port) in enumerate(addresses, start=1)
+            for index, endpoint in enumerate(local, start=1)
         ]
+        return children, env
 
     def handle(self, *args, **options) -> None:
         python = sys.executable
         fake = self._start_demo_fake(options)
         separate_ingest = settings.INGEST_SERVER == "websockets"
         web_server = ["--server", "daphne", "--no-recover"] if separate_ingest else []
+        live_workers, live_env = self._live_transcription(python, options["port"])
         children = [
             Child(
                 "web",
@@ -115,6 +142,7 @@ class Command(BaseCommand):
                     "--proxy-headers",
                     *web_server,
                 ],
+                env=live_env,
             ),
         ]
         ingest_port = options["port"]
@@ -135,9 +163,10 @@ class Command(BaseCommand):
                         "--server",
                         "websockets",
                     ],
+                    env=live_env,
                 )
             )
-        children += self._live_transcription_workers(python)
+        children += live_workers
         if not options["no_worker"]:
             children += [
                 Child(
@@ -185,7 +214,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         for child in children:
             # Own session: a terminal's Ctrl-C reaches only us, and we stop children in order.
-            child.process = subprocess.Popen(child.argv, start_new_session=True)
+            child.process = subprocess.Popen(
+                child.argv, start_new_session=True, env={**os.environ, **child.env}
+            )
             self.stdout.write(f"started {child.name} (pid {child.process.pid})")
         url = f"http://{options['host']}:{options['port']}/"
         self.stdout.write(
@@ -205,7 +236,7 @@ class Command(BaseCommand):
                     child.gone = True
                     self.stderr.write(
                         f"{child.name} exited with code {code}: live transcription is off until "
-                        "a restart (is its port in use?); calls are still recorded and "
+                        "a restart (is its address in use?); calls are still recorded and "
                         "transcribed after they end"
                     )
                     continue
@@ -270,3 +301,16 @@ class Command(BaseCommand):
                 child.process.kill()
                 child.process.wait()
         self.stdout.write("all processes stopped")
+
+
+def default_live_endpoint(port: int) -> str:
+    """A Unix socket of this instance's own (``VAR_DIR/run/live-transcription-PORT.sock``);
+    a free loopback port where that path is too long for a socket (107 bytes)."""
+    path = Path(settings.VAR_DIR) / "run" / f"live-transcription-{port}.sock"
+    if len(str(path).encode()) <= 107:  # sun_path holds 108 bytes with the final NUL
+        return f"unix:{path}"
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"

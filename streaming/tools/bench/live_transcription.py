@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -20,7 +21,10 @@ from typing import IO
 import numpy as np
 
 from streaming.transcription import live_protocol as wire
-from streaming.transcription.segmenter import SegmenterConfig
+from streaming.transcription.engines.base import Segment, UtteranceEngine
+from streaming.transcription.repetition import segments_without_repeats
+from streaming.transcription.resample import upsample_to_16k
+from streaming.transcription.segmenter import SegmenterConfig, UtteranceSegmenter
 
 from .processes import (
     PROJECT_DIR,
@@ -59,7 +63,13 @@ class LiveRound:
 
 
 async def drive(
-    *, port: int, left: np.ndarray, right: np.ndarray, calls: int, stagger: float = 0.37
+    *,
+    port: int,
+    key: str,
+    left: np.ndarray,
+    right: np.ndarray,
+    calls: int,
+    stagger: float = 0.37,
 ) -> LiveRound:
     """Play ``calls`` copies of a stereo call and time their finals.
 
@@ -72,7 +82,8 @@ async def drive(
         min(pauses, key=lambda p, i=i: abs(p - i * length // calls)) if pauses else 0
         for i in range(calls)
     ]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = await wire.connect(wire.Endpoint("tcp", host="127.0.0.1", port=port))
+    await wire.ingest_handshake(reader, writer, key.encode())
     result = LiveRound(calls=calls)
     starts: dict[int, float] = {}
     expected_streams = 2 * calls
@@ -82,7 +93,7 @@ async def drive(
     async def receive() -> None:
         nonlocal closed
         while True:
-            message = await wire.read_message(reader)
+            message = await wire.read_message(reader, accept=wire.TO_INGEST)
             if message is None:
                 break
             data = wire.decode_json(message[1])
@@ -137,14 +148,21 @@ async def drive(
     return result
 
 
+@dataclass
+class LiveWorkerProcess:
+    process: subprocess.Popen
+    port: int
+    key: str  # its LIVE_TRANSCRIPTION_KEY
+
+
 def live_worker_start(
     *,
     port: int | None = None,
     partials: bool,
     stdout: int | IO[bytes] = subprocess.DEVNULL,
     cpu: int | None = None,
-) -> tuple[subprocess.Popen, int]:
-    """A live worker subprocess on loopback, once it accepts connections; and its port.
+) -> LiveWorkerProcess:
+    """A live worker subprocess on loopback with a key of its own, once it accepts connections.
 
     The worker loads and checks its model before it listens, so this waits up to 120 s.
     ``stdout`` takes its output and errors; ``cpu`` pins it to that core where the OS
@@ -152,12 +170,13 @@ def live_worker_start(
     """
     if port is None:
         port = free_port()
+    key = secrets.token_urlsafe(32)
     argv = [
         sys.executable,
         "-m",
         "streaming.transcription.live_worker",
-        "--port",
-        str(port),
+        "--listen",
+        f"tcp://127.0.0.1:{port}",
         "--partials" if partials else "--no-partials",
     ]
     process = subprocess.Popen(
@@ -166,6 +185,7 @@ def live_worker_start(
         stdout=stdout,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env={**os.environ, "LIVE_TRANSCRIPTION_KEY": key},
     )
     try:
         wait_for_port("127.0.0.1", port, timeout=120, process=process)
@@ -175,7 +195,7 @@ def live_worker_start(
     except BaseException:
         live_worker_stop(process)
         raise
-    return process, port
+    return LiveWorkerProcess(process, port, key)
 
 
 def live_worker_stop(process: subprocess.Popen) -> None:
@@ -210,7 +230,8 @@ def live_capacity(
     log=print,
 ) -> tuple[LiveRound | None, list[LiveRound]]:
     """The largest round meeting the target, and every round run (calls 1, 2, 3, …)."""
-    process, port = live_worker_start(partials=partials, cpu=worker_cpu)
+    worker = live_worker_start(partials=partials, cpu=worker_cpu)
+    process = worker.process
     try:
         if can_pin(worker_cpu):
             others = os.sched_getaffinity(0) - {worker_cpu}
@@ -222,7 +243,9 @@ def live_capacity(
         while calls <= max_calls:
             before = cpu_seconds(process.pid)
             started = time.monotonic()
-            result = asyncio.run(drive(port=port, left=left, right=right, calls=calls))
+            result = asyncio.run(
+                drive(port=worker.port, key=worker.key, left=left, right=right, calls=calls)
+            )
             result.worker_cpu = (cpu_seconds(process.pid) - before) / (time.monotonic() - started)
             rounds.append(result)
             log("  " + result.summary())
@@ -234,3 +257,15 @@ def live_capacity(
         return best, rounds
     finally:
         live_worker_stop(process)
+
+
+def live_transcribe(engine: UtteranceEngine, samples: np.ndarray) -> list[Segment]:
+    """A clip (8 kHz ``int16``) as a live worker hears it: cut into utterances by its voice
+    activity segmenter, each decoded alone, loops removed as before a line is sent."""
+    segmenter = UtteranceSegmenter()
+    audio = upsample_to_16k(samples)
+    utterances = segmenter.feed(np.concatenate([audio, np.zeros(16000, np.float32)]))
+    segments: list[Segment] = []
+    for utterance in utterances + segmenter.finish():
+        segments += segments_without_repeats(engine.transcribe_utterance(utterance.audio))
+    return segments

@@ -47,6 +47,23 @@ class WhisperConfig:
     language: str = "en"
     vad_filter: bool = True  # whole channels: skip the silences (4-8x less work per second)
     allow_download: bool = False
+    # Guards against Whisper's hallucinations (faster-whisper's own). A decode more repetitive
+    # than compression_ratio_threshold, or less likely than log_prob_threshold, is retried at
+    # the next temperature; a window Whisper takes for silence (no_speech_threshold, with a low
+    # log prob) gives no text. Every engine's text is also checked for repeated n-grams before
+    # it is stored (streaming.transcription.repetition).
+    compression_ratio_threshold: float = 2.4
+    log_prob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+    # Live decoding is greedy, where loops start ("near O' Sanven, near O' Sanven, …" to the
+    # token limit on a read-out phone number): no 4-token sequence may repeat in an utterance
+    # (no change to the word error rate on real speech; repetition_penalty 1.1 did not stop
+    # the loop), and two hotter retries at most, so a bad utterance costs little latency.
+    live_no_repeat_ngram_size: int = 4
+    live_temperatures: tuple[float, ...] = (0.0, 0.4, 0.8)
+    # After the call (word times are on): in a segment that looks made up, skip silences
+    # longer than this rather than transcribe them.
+    hallucination_silence_threshold: float | None = 2.0
 
 
 @dataclass(frozen=True)
@@ -180,17 +197,25 @@ class WhisperEngine:
         duration = len(samples) / 16000
         if duration <= 0:
             return []
-        vad = self.config.vad_filter if vad_filter is None else vad_filter
+        config = self.config
+        vad = config.vad_filter if vad_filter is None else vad_filter
         segments, _info = self.model.transcribe(
             samples,
-            language=self.config.language or None,
-            beam_size=beam_size or self.config.beam_size,
+            language=config.language or None,
+            beam_size=beam_size or config.beam_size,
             word_timestamps=word_timestamps,
             vad_filter=vad,
             vad_parameters={"min_silence_duration_ms": 500} if vad else None,
             condition_on_previous_text=False,  # a call's noise must not snowball into loops
             without_timestamps=live,
-            temperature=0.0 if live else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            temperature=list(config.live_temperatures) if live else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            compression_ratio_threshold=config.compression_ratio_threshold,
+            log_prob_threshold=config.log_prob_threshold,
+            no_speech_threshold=config.no_speech_threshold,
+            no_repeat_ngram_size=config.live_no_repeat_ngram_size if live else 0,
+            hallucination_silence_threshold=(
+                config.hallucination_silence_threshold if word_timestamps else None
+            ),
         )
         out: list[Segment] = []
         for segment in segments:

@@ -47,7 +47,8 @@ def test_live_lines_reach_a_supervisor_then_stay_stored(tmp_path, live_worker) -
         env=ingest_server_env(
             tmp_path,
             LIVE_TRANSCRIPTION="true",
-            LIVE_TRANSCRIPTION_WORKERS=f"127.0.0.1:{live_worker}",
+            LIVE_TRANSCRIPTION_WORKERS=f"tcp://127.0.0.1:{live_worker.port}",
+            LIVE_TRANSCRIPTION_KEY=live_worker.key,
         ),
     ).setup()
     created = manage(

@@ -9,8 +9,15 @@ import numpy as np
 from streaming.audio.pipeline import CallPipeline, PipelineConfig
 from streaming.audio.protocol import Media
 from streaming.transcription import live_protocol as wire
-from streaming.transcription.live_link import LiveTranscriptionLink
+from streaming.transcription.live_link import LinkSettings, LiveTranscriptionLink
+from streaming.transcription.live_protocol import Endpoint
 from tests.conftest import free_port
+
+KEY = b"k" * 40
+
+
+def loopback(port: int) -> LinkSettings:
+    return LinkSettings((Endpoint("tcp", host="127.0.0.1", port=port),), KEY)
 
 
 def media(perspective: str, sequence: int) -> Media:
@@ -25,7 +32,7 @@ def stream_frames(pipeline: CallPipeline, frames: int) -> None:
 
 
 async def test_audio_for_an_unreachable_worker_is_dropped_and_counted(tmp_path) -> None:
-    link = LiveTranscriptionLink([("127.0.0.1", free_port())], on_result=lambda *a: None)
+    link = LiveTranscriptionLink(loopback(free_port()), on_result=lambda *a: None)
     pipeline = CallPipeline(path=tmp_path / "a.wav", config=PipelineConfig())
     assert link.attach(("c1", "1"), pipeline) is not None
     stream_frames(pipeline, 50)
@@ -41,6 +48,7 @@ async def test_each_channel_reaches_the_worker_as_one_stream_with_its_timeline(t
     got_end = asyncio.Event()
 
     async def worker(reader, writer) -> None:
+        await wire.worker_handshake(reader, writer, KEY)
         while (message := await wire.read_message(reader)) is not None:
             received.append(message)
             if message[0] == wire.END and sum(m[0] == wire.END for m in received) == 2:
@@ -48,7 +56,7 @@ async def test_each_channel_reaches_the_worker_as_one_stream_with_its_timeline(t
 
     server = await asyncio.start_server(worker, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    link = LiveTranscriptionLink([("127.0.0.1", port)], on_result=lambda *a: None)
+    link = LiveTranscriptionLink(loopback(port), on_result=lambda *a: None)
     pipeline = CallPipeline(path=tmp_path / "b.wav", config=PipelineConfig())
     link.attach(("c2", "1"), pipeline)
     while not link.workers[0].usable():

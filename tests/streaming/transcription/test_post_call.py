@@ -323,3 +323,228 @@ def test_retranscribe_is_offered_in_the_transcripts_list_too(
             {"action": "retranscribe", "_selected_action": [transcript.pk]},
         )
     assert [kw["kwargs"]["call_id"] for kw in sent] == [call.pk]
+
+
+# --- no transcript row is left "Queued" or "Transcribing" by a failure -------------------------
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_transcribe_command_on_a_call_without_recording_errs_and_leaves_no_row(
+    engine, capsys
+) -> None:
+    """Regression: the command said FAILED but left a transcript row stuck at "Queued"."""
+    call = CallFactory(recording_path="")
+    with pytest.raises(CommandError, match="1 failed"):
+        call_command("transcribe", "--call", str(call.pk), stdout=io.StringIO())
+    assert "has no recording" in capsys.readouterr().err
+    assert not Transcript.objects.filter(call=call).exists()
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_a_live_call_is_not_transcribed_from_its_half_written_recording(engine, tmp_path) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    call.status = CallStatus.LIVE
+    call.save()
+    with pytest.raises(TranscriptionError, match="still live"):
+        call_transcribe(call_id=call.pk)
+    assert engine["engine"].calls == 0
+    assert not Transcript.objects.filter(call=call).exists()
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_the_task_fails_its_queued_row_when_the_recording_is_gone(
+    engine, tmp_path, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """Queued with a recording, which retention (or a person) removed before the task ran."""
+    from streaming.tasks import transcribe_call
+
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        transcript = transcription_enqueue(call=call)
+    assert transcript.status == TranscriptStatus.PENDING
+    type(call).objects.filter(pk=call.pk).update(recording_path="")
+    with pytest.raises(TranscriptionError, match="no recording"):
+        transcribe_call.apply(kwargs={"call_id": call.pk}, throw=True).get()
+    transcript.refresh_from_db()
+    assert transcript.status == TranscriptStatus.FAILED
+    assert "no recording" in transcript.error
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_the_task_fails_its_queued_row_when_the_engine_cannot_be_built(
+    engine, tmp_path, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """The web process could build the engine; the Celery worker (no model, no key) cannot."""
+    from streaming.tasks import transcribe_call
+    from streaming.transcription.engines.base import EngineNotConfigured
+
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        transcript = transcription_enqueue(call=call)
+
+    def unbuildable(name):
+        raise EngineNotConfigured("the bundled Whisper model is missing")
+
+    monkeypatch.setattr("streaming.transcription.services.engine_build", unbuildable)
+    with pytest.raises(EngineNotConfigured):
+        transcribe_call.apply(kwargs={"call_id": call.pk}, throw=True).get()
+    transcript.refresh_from_db()
+    assert transcript.status == TranscriptStatus.FAILED
+    assert "model is missing" in transcript.error
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_a_missing_recording_file_fails_the_row_with_the_reason(engine, tmp_path) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    Path(call.recording_path).unlink()
+    with pytest.raises(TranscriptionError, match="cannot be read"):
+        call_transcribe(call_id=call.pk)
+    transcript = Transcript.objects.get(call=call)
+    assert transcript.status == TranscriptStatus.FAILED
+    assert "No such file" in transcript.error
+
+
+@pytest.mark.parametrize(
+    "failure", [KeyboardInterrupt(), RuntimeError("redactor broke")], ids=["ctrl-c", "store"]
+)
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_an_interrupted_or_unstorable_run_does_not_stay_transcribing(
+    engine, tmp_path, monkeypatch, failure
+) -> None:
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    if isinstance(failure, KeyboardInterrupt):
+        engine["engine"] = LoudnessEngine(fail=failure)
+    else:
+
+        def broken_redactor(segments):
+            raise failure
+
+        monkeypatch.setattr("streaming.transcription.services.transcript_redact", broken_redactor)
+    with pytest.raises(type(failure)):
+        call_transcribe(call_id=call.pk)
+    transcript = Transcript.objects.get(call=call)
+    assert transcript.status == TranscriptStatus.FAILED
+    assert transcript.error
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_a_hard_time_limit_fails_the_running_row(engine, tmp_path) -> None:
+    """Celery kills the process at the hard limit and calls the task's failure hook in the
+    parent: the row must not stay "Transcribing"."""
+    from celery.exceptions import TimeLimitExceeded
+
+    from streaming.tasks import transcribe_call
+
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    transcript = Transcript.objects.create(
+        call=call,
+        kind=TranscriptKind.POST_CALL,
+        engine="whisper",
+        model="v1",
+        status=TranscriptStatus.RUNNING,
+    )
+    transcribe_call.on_failure(
+        TimeLimitExceeded(420), "task-id", (), {"call_id": call.pk, "engine": None}, None
+    )
+    transcript.refresh_from_db()
+    assert transcript.status == TranscriptStatus.FAILED
+    assert "time limit" in transcript.error
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_admin_retranscribe_with_the_broker_down_says_so_and_leaves_no_queued_row(
+    engine, tmp_path, client, make_user, monkeypatch, transactional_db
+) -> None:
+    """Real commits here: the task is sent when the action's transaction commits."""
+    from kombu.exceptions import OperationalError
+
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+
+    def broker_down(**kwargs):
+        raise OperationalError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", broker_down)
+    client.force_login(make_user("admin"))
+    response = client.post(
+        reverse("admin:calls_call_changelist"),
+        {"action": "retranscribe", "_selected_action": [call.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "could not be queued" in page
+    assert "queued for transcription;" not in page
+    transcript = Transcript.objects.get(call=call)
+    assert transcript.status == TranscriptStatus.FAILED
+    assert "Connection refused" in transcript.error
+
+
+def test_a_call_recovered_after_an_ingest_crash_does_not_leave_its_live_transcript_running(
+    tmp_path,
+) -> None:
+    """The ingest died mid-call: recovery ends the call, and its live transcript with it."""
+    from streaming.recovery import recordings_recover
+
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
+    call.status = CallStatus.LIVE
+    call.ingest_owner = ""  # no owner: orphaned
+    call.save()
+    live = Transcript.objects.create(
+        call=call,
+        kind=TranscriptKind.LIVE,
+        engine="whisper-live",
+        model="tiny.en",
+        status=TranscriptStatus.RUNNING,
+    )
+    (recovered,) = recordings_recover()
+    assert recovered.call_id == call.pk
+    live.refresh_from_db()
+    assert live.status == TranscriptStatus.DONE
+
+
+# --- Whisper's repetition loops are never stored ------------------------------------------------
+
+
+class LoopingEngine(LoudnessEngine):
+    """What a lost decoder returns: a phrase over and over, or a loop with variations."""
+
+    def transcribe(self, audio: np.ndarray, *, progress=None) -> list[Segment]:
+        segments = super().transcribe(audio, progress=progress)
+        looped = "How can I help you? " * 34
+        varied = "I can tell you can make I can I can I tell you can make I can " * 4
+        return [
+            Segment(s.start, s.end, (looped if i == 0 else varied).strip(), 0.5)
+            for i, s in enumerate(segments)
+        ]
+
+
+@override_settings(TRANSCRIPTION_ENGINE="whisper")
+def test_a_looping_engine_output_is_collapsed_or_dropped_before_it_is_stored(
+    engine, tmp_path
+) -> None:
+    engine["engine"] = LoopingEngine()
+    call = recorded_call(tmp_path, agent=[(0.5, 1.5), (3.0, 4.0)], caller=[])
+    transcript = call_transcribe(call_id=call.pk).transcript
+    assert list(transcript.segments.values_list("text", flat=True)) == ["How can I help you?"]
+
+
+def test_live_finals_with_loops_are_collapsed_or_dropped_before_they_are_stored() -> None:
+    from streaming.transcription.services import live_transcript_append_many, live_transcript_lines
+
+    call = CallFactory(status=CallStatus.LIVE)
+    line = {"speaker": "agent", "start": 1.0, "end": 4.0, "words": [], "is_final": True}
+    live_transcript_append_many(
+        lines_by_call={
+            call.pk: [
+                {**line, "seq": 1, "text": "Thank you for calling. " + "Can I help you? " * 34},
+                {**line, "seq": 2, "text": "you can make I can I can I tell you can make " * 3},
+                {**line, "seq": 3, "text": "Bye."},
+            ]
+        }
+    )
+    assert [x["text"] for x in live_transcript_lines(call_id=call.pk)] == [
+        "Thank you for calling. Can I help you?",
+        "Bye.",
+    ]

