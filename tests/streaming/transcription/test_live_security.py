@@ -435,8 +435,7 @@ async def test_tls_round_trip_and_an_untrusted_certificate_is_refused(tmp_path) 
 
 async def test_results_come_back_to_the_call_over_the_authenticated_link(tmp_path) -> None:
     """With speech, the stand-in engine's finals reach the call that sent the audio."""
-    from streaming.simulator import load_wav
-
+    from streaming.tools.simulator import load_wav
     from tests.streaming.transcription.conftest import FIXTURES
 
     _worker, server, _endpoint, decoder, link, pipeline, results = await serving_a_call(tmp_path)
