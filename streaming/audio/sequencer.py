@@ -20,6 +20,10 @@ PER_PERSPECTIVE = "per_perspective"
 PER_SOCKET = "per_socket"
 
 DETECT_FRAMES = 12  # frames of the second leg needed to call the numbering per-socket
+# ... unless the first leg has sent nothing numbered past the second's first frame yet (heavy
+# reordering): then its absence between the second leg's numbers proves nothing, so wait for up
+# to this many frames of the second leg (or DETECT_SECONDS) before deciding.
+DETECT_MAX_FRAMES = 48
 DETECT_SECONDS = 0.25
 _OWNERS = 8192
 _SEEN = 256  # numbers remembered per leg for the detection (its first, then while detecting)
@@ -205,10 +209,17 @@ class SocketSequencer:
             seen.add(sequence)
         if perspective == self._detecting:
             self._held.append((sequence, item, now))
-            if len(self._held) >= DETECT_FRAMES:
+            held = len(self._held)
+            if held >= DETECT_MAX_FRAMES or (held >= DETECT_FRAMES and self._conclusive()):
                 return self._decide(now)
             return []
         return self._push_own(perspective, sequence, item, now)
+
+    def _conclusive(self) -> bool:
+        """Has the first leg numbered past the second leg's first frame? Only then does the
+        absence of its numbers between the second leg's say how the socket counts."""
+        low = min(self._seen[self._detecting])
+        return any(s > low for s in self._seen[_other(self._detecting)])
 
     def _decide(self, now: float | None) -> list[Out]:
         """Per socket when the legs' numbers are disjoint yet interleave (the old leg used the
