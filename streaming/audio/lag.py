@@ -1,5 +1,6 @@
-"""Send→written lag in whole-millisecond buckets, shared by the ingest and its benchmark tools
-so histograms from many calls and servers merge exactly and give the same percentiles."""
+"""Send→written lag in millisecond buckets (whole milliseconds up to a second), shared by the
+ingest and its benchmark tools so histograms from many calls and servers merge exactly and give
+the same percentiles."""
 
 from __future__ import annotations
 
@@ -7,10 +8,25 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+EXACT_UP_TO_MS = 1000  # whole-millisecond buckets up to here; two significant digits above
+MAX_LAG_MS = 3_600_000  # longer lags (or a sender's absurd clock) count as this
+
+
+def lag_bucket(lag_ms: float) -> int:
+    """The bucket of a lag. Above a second the buckets widen (two significant digits) and an
+    hour caps them: whatever clock a sender claims, a call holds at most ~1,300 buckets."""
+    if lag_ms <= EXACT_UP_TO_MS:
+        return round(lag_ms) if lag_ms > 0 else 0
+    if not lag_ms < MAX_LAG_MS:  # also infinity and NaN
+        return MAX_LAG_MS
+    step = 10 ** (len(str(int(lag_ms))) - 2)
+    return round(lag_ms / step) * step
+
 
 class LagHistogram:
-    """Lags in whole-millisecond buckets (rounded), the shape the ingest's ``lag_ms`` uses, so
-    histograms from many calls and servers merge exactly and give the same percentiles."""
+    """Lags in millisecond buckets (see :func:`lag_bucket`), the shape the ingest's ``lag_ms``
+    uses, so histograms from many calls and servers merge exactly and give the same
+    percentiles."""
 
     __slots__ = ("counts", "max_ms")
 
@@ -21,14 +37,18 @@ class LagHistogram:
             self.merge(counts)
 
     def add(self, lag_ms: float) -> None:
-        bucket = round(lag_ms) if lag_ms > 0 else 0
+        if 0 < lag_ms <= EXACT_UP_TO_MS:  # the usual case, inline
+            bucket = round(lag_ms)
+        else:
+            bucket = lag_bucket(lag_ms)
+            lag_ms = min(lag_ms, MAX_LAG_MS)
         self.counts[bucket] = self.counts.get(bucket, 0) + 1
         if lag_ms > self.max_ms:
             self.max_ms = lag_ms
 
     def merge(self, counts: Mapping[int | str, int]) -> None:
         for key, value in counts.items():
-            bucket = int(float(key))
+            bucket = lag_bucket(float(key))
             self.counts[bucket] = self.counts.get(bucket, 0) + int(value)
             self.max_ms = max(self.max_ms, float(bucket))
 
