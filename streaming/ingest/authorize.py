@@ -111,6 +111,22 @@ def ingest_handshake_record(
         )
 
 
+def ingest_refusal_record(*, handshake: Handshake, profile_id: int | None, reason: str) -> None:
+    """A stream accepted at the handshake and refused at Start (a close, not an HTTP status)."""
+    ingest_handshake_log(
+        client=handshake.client,
+        path=handshake.path,
+        query_params=handshake.redacted_params,
+        header_names=handshake.header_names,
+        secret_source=handshake.secret_source,
+        outcome=HandshakeOutcome.CLOSED,
+        status_code=None,
+        reason=f"refused at Start: {reason}",
+        profile=StreamingProfile.objects.filter(pk=profile_id).first() if profile_id else None,
+        ringcx_call_id=handshake.params.get("callId", ""),
+    )
+
+
 def ingest_authorize_start(
     *, handshake: Handshake, decision: Decision, metadata: dict, secret: str | None
 ) -> Decision:

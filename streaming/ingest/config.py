@@ -25,6 +25,9 @@ class IngestConfig:
     tick_seconds: float
     pipeline: PipelineConfig
     live_transcription: tuple[tuple[str, int], ...] = ()  # workers' addresses; () = off
+    max_sockets_per_call: int = 4  # at once
+    max_sockets_per_call_total: int = 100  # over the call's life (each keeps its numbering)
+    max_calls_per_profile: int = 1000  # live calls of one profile in this process; 0: no limit
 
     @classmethod
     def from_settings(cls) -> IngestConfig:
@@ -46,6 +49,8 @@ class IngestConfig:
                 window_frames=max(1, window_ms // 20), window_seconds=window_ms / 1000
             ),
             live_transcription=live_transcription_addresses(),
+            max_sockets_per_call=settings.INGEST_MAX_SOCKETS_PER_CALL,
+            max_calls_per_profile=settings.INGEST_MAX_CALLS_PER_PROFILE,
         )
 
 
