@@ -202,6 +202,8 @@ STORAGES = {
 # --- RingCX ingest socket ----------------------------------------------------------------------
 INGEST_MAX_MESSAGE_BYTES = env.int("INGEST_MAX_MESSAGE_BYTES", default=64 * 1024)
 INGEST_START_TIMEOUT_SECONDS = env.float("INGEST_START_TIMEOUT_SECONDS", default=10.0)
+# for a client's HTTP request line and headers, on every server (a half-sent request is closed)
+INGEST_HANDSHAKE_TIMEOUT_SECONDS = env.float("INGEST_HANDSHAKE_TIMEOUT_SECONDS", default=10.0)
 INGEST_MEDIA_TIMEOUT_SECONDS = env.float("INGEST_MEDIA_TIMEOUT_SECONDS", default=30.0)
 INGEST_MAX_CALL_SECONDS = env.float("INGEST_MAX_CALL_SECONDS", default=8 * 3600.0)
 INGEST_MAX_SPEED_RATIO = env.float("INGEST_MAX_SPEED_RATIO", default=10.0)  # 0 disables

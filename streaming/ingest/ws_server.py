@@ -37,7 +37,6 @@ from streaming.ingest.runtime import get_runtime
 logger = logging.getLogger("streaming.ingest")
 
 DENIAL_EXTENSION = "websocket.http.response"
-HANDSHAKE_TIMEOUT_SECONDS = 10.0  # for the HTTP request to arrive
 CLOSE_TIMEOUT_SECONDS = 10.0  # for the peer to finish the closing handshake
 BACKLOG_PAUSE = 500  # messages held behind a Start/Stop before reading from the socket pauses
 
@@ -116,7 +115,8 @@ class IngestSocket(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server.sockets.add(self)
-        self._timer = self.loop.call_later(HANDSHAKE_TIMEOUT_SECONDS, self._handshake_timeout)
+        # Absolute, from the connection: a client trickling its request is closed all the same.
+        self._timer = self.loop.call_later(self.server.handshake_timeout, self._handshake_timeout)
 
     def data_received(self, data: bytes) -> None:
         protocol = self.protocol
@@ -348,8 +348,9 @@ class IngestSocket(asyncio.Protocol):
 class IngestServer:
     """Listens for RingCX sockets; one :class:`IngestSocket` per TCP connection."""
 
-    def __init__(self, *, max_size: int) -> None:
+    def __init__(self, *, max_size: int, handshake_timeout: float = 10.0) -> None:
         self.max_size = max_size
+        self.handshake_timeout = handshake_timeout  # for the HTTP request to arrive
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sockets: set[IngestSocket] = set()
         self._tasks: set[asyncio.Task] = set()
