@@ -25,6 +25,7 @@ import gc
 import logging
 import os
 import sys
+from http import HTTPStatus
 
 logger = logging.getLogger("streaming.ingest_server")
 
@@ -49,6 +50,7 @@ def _patch_daphne_denial_response() -> None:
             # autobahn's sendClose refuses protocol codes such as 1003/1008/1009/1011 from a
             # server (and daphne drops the reason): send the close frame as asked.
             reason = str(message.get("reason") or "").encode("utf-8")[:123]
+            reason = reason.decode("utf-8", "ignore").encode()  # never a cut character
             self.sendCloseFrame(
                 code=int(message.get("code") or 1000), reasonUtf8=reason or None, isReply=False
             )
@@ -56,12 +58,14 @@ def _patch_daphne_denial_response() -> None:
         if kind == "websocket.http.response.body":
             if message.get("more_body") or not hasattr(self, "handshake_deferred"):
                 return None
-            reason = bytes(message.get("body", b"")).decode("utf-8", "replace").strip()
-            self.handshake_deferred.errback(
-                ConnectionDeny(
-                    code=getattr(self, "_denial_status", 403), reason=reason[:100] or "Denied"
-                )
-            )
+            # autobahn writes the reason as the HTTP reason phrase: never the ingest's text,
+            # which may quote the client's query (a CR LF there would add response headers).
+            status = getattr(self, "_denial_status", 403)
+            try:
+                phrase = HTTPStatus(status).phrase
+            except ValueError:
+                phrase = "Refused"
+            self.handshake_deferred.errback(ConnectionDeny(code=status, reason=phrase))
             del self.handshake_deferred
             self.server.protocol_disconnected(self)
             return None

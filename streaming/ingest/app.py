@@ -73,7 +73,7 @@ class IngestConnection:
         self.errors: dict[str, int] = {}
         self._speed_window_start = self.connected_at
         self._speed_window_bytes = 0
-        self._window_errors = 0
+        self._window_silent = 0  # messages without audio (malformed, Start, Stop, Connected)
         self.last_media = self.connected_at  # or Start: how long this socket has been idle
         self._arriving_key: tuple[str, str] | None = None
 
@@ -134,7 +134,8 @@ class IngestConnection:
     async def _admit(self) -> bool:
         path = self.scope.get("path", "/")
         if path not in ("", "/"):
-            await self._deny(404, f"the RingCX ingest socket is served at / (not {path[:60]})")
+            shown = "".join(c if c.isprintable() else "?" for c in path[:60])
+            await self._deny(404, f"the RingCX ingest socket is served at / (not {shown})")
             return False
         self.handshake = handshake_parse(self.scope)
         if self.handshake.problem is not None:
@@ -237,6 +238,7 @@ class IngestConnection:
             except OSError as exc:
                 return self._recording_failed(exc)
             return None
+        self._window_silent += 1
         if type(event) is Start:
             return self._start_message(event)
         if type(event) is Stop:
@@ -262,7 +264,7 @@ class IngestConnection:
     def _error(self, kind: str, detail: str) -> None:
         count = self.errors.get(kind, 0) + 1
         self.errors[kind] = count
-        self._window_errors += 1
+        self._window_silent += 1
         if self.live is not None:
             self.live.pipeline.count_error(kind)
         if count in (1, 10, 100) or count % 1000 == 0:
@@ -524,18 +526,20 @@ class IngestConnection:
         if elapsed >= config.speed_window:
             legs = max(1, len(feed.perspectives)) if feed is not None else 1
             ratio = self._speed_window_bytes / 8000 / elapsed / legs
-            errors_per_second = self._window_errors / elapsed
+            silent_per_second = self._window_silent / elapsed
             self._speed_window_start, self._speed_window_bytes = now, 0
-            self._window_errors = 0
+            self._window_silent = 0
             if config.max_speed_ratio and ratio > config.max_speed_ratio:
                 self._error("too_fast", f"audio arriving {ratio:.1f}x faster than real time")
                 self.terminal_reason = f"sending {ratio:.0f}x faster than real time"
                 self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
             elif config.max_speed_ratio and (
-                errors_per_second > config.max_speed_ratio * FRAMES_PER_SECOND
+                silent_per_second > config.max_speed_ratio * FRAMES_PER_SECOND
             ):
                 # Malformed frames are skipped, but not at any rate: each costs a parse.
-                self.terminal_reason = f"sending {errors_per_second:.0f} malformed frames a second"
+                self.terminal_reason = (
+                    f"sending {silent_per_second:.0f} messages a second without audio"
+                )
                 self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -29,9 +30,17 @@ class Decision:
     profile_has_secret: bool = False
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(value: str) -> str:
+    """A client's value in a reason: one line (log lines, close reasons), cut short."""
+    return _CONTROL.sub("?", value[:40])
+
+
 def _describe(params: dict[str, str]) -> str:
-    return f"{params.get('productType', '?')}/{params.get('productId', '?')}" + (
-        f" in sub-account {params['subaccountId']}" if params.get("subaccountId") else ""
+    return f"{_shown(params.get('productType', '?'))}/{_shown(params.get('productId', '?'))}" + (
+        f" in sub-account {_shown(params['subaccountId'])}" if params.get("subaccountId") else ""
     )
 
 

@@ -108,7 +108,8 @@ class IngestSocket(asyncio.Protocol):
         self._text = True
         self._backlog: collections.deque[bytes] = collections.deque()
         self._busy: asyncio.Task | None = None  # a Start or Stop being handled
-        self._paused = False
+        self._paused = False  # reading paused: a backlog behind a Start or Stop
+        self._write_paused = False  # reading paused: the peer does not take what we write
         self._timer: asyncio.TimerHandle | None = None
 
     # --- transport callbacks ----------------------------------------------------------------
@@ -130,6 +131,18 @@ class IngestSocket(asyncio.Protocol):
                 self._on_request(event)
         if protocol.close_expected():
             self._expect_close()
+
+    def pause_writing(self) -> None:
+        """The peer is not reading what we write (pongs to its pings, the close): read nothing
+        more from it until it does, or a client pinging and never reading fills our memory."""
+        self._write_paused = True
+        if not self.lost:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if not self.lost and not self._paused:
+            self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
@@ -287,7 +300,8 @@ class IngestSocket(asyncio.Protocol):
                     done = await pending
                 if self._paused and len(backlog) < BACKLOG_PAUSE // 2 and not self.lost:
                     self._paused = False
-                    self.transport.resume_reading()
+                    if not self._write_paused:
+                        self.transport.resume_reading()
         except Exception:
             logger.exception("ingest socket failed; the call's recording is kept")
             await connection.close_failed()
@@ -304,7 +318,8 @@ class IngestSocket(asyncio.Protocol):
         self._backlog.clear()
         if self._paused and not self.lost:  # read on, so the closing handshake can finish
             self._paused = False
-            self.transport.resume_reading()
+            if not self._write_paused:
+                self.transport.resume_reading()
         if self.connection is not None and self.opened:
             self.server.spawn(self._end())
         elif not self.lost and self.transport is not None:

@@ -459,7 +459,7 @@ async def test_an_idle_second_socket_is_closed_while_the_call_goes_on(profile, s
 
 async def test_a_flood_of_malformed_frames_is_closed(profile, settings) -> None:  # noqa: F811
     settings.INGEST_SPEED_WINDOW_SECONDS = 0.1
-    settings.INGEST_MAX_SPEED_RATIO = 1  # 100 malformed frames a second at most
+    settings.INGEST_MAX_SPEED_RATIO = 1  # 100 messages without audio a second at most
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
     await ws.send_to(text_data=start_message())
@@ -468,7 +468,7 @@ async def test_a_flood_of_malformed_frames_is_closed(profile, settings) -> None:
             await ws.send_to(text_data="{not json")
     code, reason = await closing_of(ws)
     assert code == 1008
-    assert reason.endswith("malformed frames a second")
+    assert reason.endswith("messages a second without audio")
 
 
 @pytest.mark.parametrize(
