@@ -7,6 +7,8 @@ database work in a thread; each Media frame is parsed and handed to the pipeline
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable
@@ -48,6 +50,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
 FRAMES_PER_SECOND = 100  # both legs of a call in real time (20 ms frames)
+RECORD_WAIT_SECONDS = 10.0  # for a call's row to accept or refuse the stream that opened it
 OTHER_PROFILE = "the call belongs to another streaming profile"
 DENY_CODES = {400: 4400, 403: 4403, 404: 4404, 414: 4414, 503: 4503}
 
@@ -319,6 +322,12 @@ class IngestConnection:
             await self.close(CLOSE_UNSUPPORTED, reason[:120])
             return False
         key = (start.call_id, start.session_id)
+        live = self.runtime.live.get(key)
+        if live is not None and live.profile_id != decision.profile_id:
+            # Another profile's stream opened it and its row has not answered yet: it may be
+            # refused (the call is ours), so a stream cannot keep a call's owner out.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(live.db_ready.wait(), RECORD_WAIT_SECONDS)
         # No await from lookup to attach: a second socket of the call can never race this.
         live = self.runtime.live.get(key)
         refusal = self._join_refusal(key, live)

@@ -264,6 +264,51 @@ async def test_a_call_of_another_profile_not_live_here_is_refused_by_its_row(
     assert recordings == [Path(before.recording_path)]
 
 
+async def test_a_stream_of_another_profile_cannot_keep_the_calls_owner_out(
+    profile,  # noqa: F811
+    open_profile,
+    monkeypatch,
+) -> None:
+    """While the row has not yet refused another profile's stream that opened the call here,
+    the owner's reconnect waits for that answer instead of being refused."""
+    import threading
+
+    from streaming.ingest import app as ingest_app
+
+    real_call_start = ingest_app.call_start
+    release = threading.Event()
+
+    def held_for_the_intruder(**kwargs):
+        if kwargs["profile_id"] == open_profile.pk:
+            release.wait(10)  # its row answers late (a busy database)
+        return real_call_start(**kwargs)
+
+    ws = communicator(headers=bearer(profile.secret))
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data=start_message())
+    await ws.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
+    await started_call()
+    await ws.disconnect()
+    while (await get_call()).status == CallStatus.LIVE:
+        await ws.receive_nothing(timeout=0.05)
+    monkeypatch.setattr(ingest_app, "call_start", held_for_the_intruder)
+    intruder = communicator(query=OTHER_QUERY.format(call="c1"))
+    assert (await intruder.connect())[0]
+    await intruder.send_to(text_data=start_message(productId=777))
+    owner = communicator(headers=bearer(profile.secret))
+    assert (await owner.connect())[0]
+    await owner.send_to(text_data=start_message())
+    assert await owner.receive_nothing(timeout=0.3)  # not refused: waiting for the answer
+    release.set()
+    assert await closing_of(intruder) == (1008, "the call belongs to another streaming profile")
+    await owner.send_to(text_data=media_message("Participant", 2, b"\x02" * 160))
+    await owner.send_to(text_data=STOP)
+    assert await closing_of(owner) == (1000, "every perspective stopped")
+    call = await get_call()
+    assert call.status == CallStatus.COMPLETED
+    assert call.stream_stats["sockets"] == 2
+
+
 async def test_the_product_recorded_is_the_one_that_authenticated(profile, open_profile) -> None:  # noqa: F811
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]
