@@ -240,8 +240,8 @@ def frames(messages: st.SearchStrategy) -> st.SearchStrategy[str | bytes]:
     damaged = st.one_of(
         st.builds(_poisoned, encoded, st.sampled_from(UNPARSEABLE), st.integers(0, 30)),
         st.tuples(encoded, st.integers(min_value=0, max_value=50)).map(lambda t: t[0][: t[1]]),
-        encoded.map(lambda s: s.encode("utf-8")),
-        encoded.map(lambda s: s.encode("utf-8")[:-1] + b"\xff"),
+        encoded.map(lambda s: s.encode("utf-8", "surrogatepass")),  # a lone surrogate: bad UTF-8
+        encoded.map(lambda s: s.encode("utf-8", "surrogatepass")[:-1] + b"\xff"),
         st.binary(max_size=64),
     )
     return weighted(encoded, damaged, 4)
