@@ -175,8 +175,11 @@ class IngestConnection:
         return True
 
     def _handshake_call_key(self) -> tuple[str, str] | None:
+        """The call this socket says it will join, when its profile is already verified (only
+        then may it keep the call from ending while it comes)."""
         params = self.handshake.params
-        if not params.get("callId"):
+        decision = self.decision
+        if not params.get("callId") or not (decision.secret_verified and decision.profile_id):
             return None
         return (params["callId"], params.get("sessionId", ""))
 
@@ -496,7 +499,7 @@ class IngestConnection:
         live.pipeline.stop(self.feed, stop.perspective)
         others_done = all(
             other.finished_sending for other in live.connections if other is not self
-        ) and not self.runtime.arriving_for(live.key)
+        ) and not self.runtime.arriving_for(live)
         if live.pipeline.all_stopped and others_done:
             await self.runtime.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
             return True

@@ -164,8 +164,13 @@ class IngestRuntime:
             return f"event loop {self.loop_lag_ms:.0f} ms behind"
         return None
 
-    def arriving_for(self, key: tuple[str, str]) -> set[IngestConnection]:
-        return self.arriving.get(key, set())
+    def arriving_for(self, live: LiveCall) -> bool:
+        """Is a socket of the call's own profile on its way (accepted, naming the call, no
+        Start yet)? Another profile's socket naming the call never holds it open."""
+        return any(
+            c.decision is not None and c.decision.profile_id == live.profile_id
+            for c in self.arriving.get(live.key, ())
+        )
 
     def note_arriving(
         self, key: tuple[str, str] | None, connection: IngestConnection, present: bool
@@ -253,7 +258,7 @@ class IngestRuntime:
             live.pipeline.close_socket(connection.feed)
         if live.connections or live.finalizing:
             return
-        if live.pipeline.all_stopped and not self.arriving_for(live.key):
+        if live.pipeline.all_stopped and not self.arriving_for(live):
             await self.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
         elif connection.terminal_reason:
             await self.finalize(live, CallStatus.INCOMPLETE, connection.terminal_reason)

@@ -264,6 +264,27 @@ async def test_a_call_of_another_profile_not_live_here_is_refused_by_its_row(
     assert recordings == [Path(before.recording_path)]
 
 
+async def test_another_profiles_socket_naming_the_call_cannot_hold_it_open(
+    profile,  # noqa: F811
+    open_profile,
+    settings,
+) -> None:
+    """A socket whose handshake names the call waits to join it (a reconnect on its way), so
+    the call does not end at its Stop; another profile's socket must not count as one.
+    Regression: the owner's Stop then never completed the call (it ended incomplete)."""
+    settings.INGEST_START_TIMEOUT_SECONDS = 60
+    owner = communicator(headers=bearer(profile.secret))
+    assert (await owner.connect())[0]
+    await owner.send_to(text_data=start_message())
+    await owner.send_to(text_data=media_message("Participant", 1, b"\x01" * 160))
+    await started_call()
+    lurker = communicator(query=OTHER_QUERY.format(call="c1"))  # sends nothing more
+    assert (await lurker.connect())[0]
+    await owner.send_to(text_data=STOP)
+    assert await closing_of(owner) == (1000, "every perspective stopped")
+    assert (await get_call()).status == CallStatus.COMPLETED
+
+
 async def test_a_stream_of_another_profile_cannot_keep_the_calls_owner_out(
     profile,  # noqa: F811
     open_profile,
