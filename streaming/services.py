@@ -280,6 +280,7 @@ CALL_FIELDS_FROM_METADATA = {
 # Where a call's product comes from: the profile that authenticated its first socket, never the
 # Start metadata (a stream may name any product there).
 ENDED_FOR_GOOD = (CallStatus.COMPLETED, CallStatus.REJECTED)
+MAX_RECORDINGS_PER_CALL = 20  # a call coming back after its grace starts a new one each time
 
 
 def call_key_problem(*, ringcx_call_id: str, session_id: str) -> str | None:
@@ -392,6 +393,8 @@ def call_start(
         # The call came back after its process ended: its audio continues in a new file;
         # the earlier one stays listed with the call, and its statistics count on.
         earlier = list(call.metadata.get("earlier_recordings", []))
+        if len(earlier) + 1 >= MAX_RECORDINGS_PER_CALL:
+            raise CallRefused(f"the call already has {MAX_RECORDINGS_PER_CALL} recordings")
         call.metadata = {**call.metadata, "earlier_recordings": [*earlier, call.recording_path]}
         call.recording_path = recording_path
         earlier_stats = call.stream_stats or None

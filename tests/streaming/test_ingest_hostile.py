@@ -642,3 +642,32 @@ def test_the_handshake_log_stores_any_text_on_postgresql(db) -> None:
     assert len(entry.reason) == 300
     assert len(entry.secret_source) == 40
     assert entry.ringcx_call_id.endswith("…")
+
+
+def test_a_call_is_resumed_in_a_new_recording_a_bounded_number_of_times(profile) -> None:  # noqa: F811
+    """Each comeback after the grace period opens a new file and lists the previous one: a
+    client reconnecting forever would fill the disk and the row."""
+    from streaming.services import MAX_RECORDINGS_PER_CALL, CallRefused, call_start
+
+    def start(path: str):
+        return call_start(
+            ringcx_call_id="c1",
+            session_id="2",
+            profile_id=profile.pk,
+            metadata={},
+            handshake={},
+            owner="test",
+            recording_path=path,
+            new_recording=True,
+        )
+
+    start("/r/0.wav")
+    for n in range(1, MAX_RECORDINGS_PER_CALL):
+        Call.objects.filter(ringcx_call_id="c1").update(status=CallStatus.INCOMPLETE)
+        start(f"/r/{n}.wav")
+    Call.objects.filter(ringcx_call_id="c1").update(status=CallStatus.INCOMPLETE)
+    with pytest.raises(CallRefused, match="recordings"):
+        start("/r/last.wav")
+    call = Call.objects.get(ringcx_call_id="c1")
+    assert len(call.metadata["earlier_recordings"]) == MAX_RECORDINGS_PER_CALL - 1
+    assert call.recording_path == f"/r/{MAX_RECORDINGS_PER_CALL - 1}.wav"
