@@ -21,30 +21,52 @@ call_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("call_id", def
 SECRET_KEYS = re.compile(
     r"(secret|token|password|passwd|authorization|assertion|api[_-]?key|jwt|cookie)", re.I
 )
-# key=value, key: value, "key": "value" with a secret-looking key.
-_SECRET_IN_TEXT = re.compile(
-    r"""(?P<key>["']?[\w-]*(?:secret|token|password|passwd|authorization|assertion|api[_-]?key|jwt)"""
-    r"""[\w-]*["']?\s*[=:]\s*)(?P<quote>["']?)(?:Bearer\s+)?[^\s"'&,;}]+""",
+# The names a stream's secret is accepted under (query parameters and message fields), compared
+# lower-case without "_" and "-". The ingest accepts a secret under exactly these, and every log
+# line, stored copy and page masks the values of these names (and of any name SECRET_KEYS
+# matches): one list for both, so nothing accepted as a secret is ever written in clear.
+SECRET_NAMES = frozenset(
+    {"secret", "token", "authtoken", "accesstoken", "auth", "key", "apikey", "authorization"}
+)
+# name=value, name: value, "name": "value"; the name decides (is_secret_name).
+_KEY_VALUE_IN_TEXT = re.compile(
+    r"""(?P<key>["']?(?P<name>[\w-]+)["']?\s*[=:]\s*)(?P<quote>["']?)(?:Bearer\s+)?[^\s"'&,;}]+""",
     re.I,
 )
-# Words every match contains: a substring test lets most lines skip the slower pattern.
-_SECRET_HINTS = ("secret", "token", "passw", "authorization", "assertion", "api", "jwt")
+# Words every secret name contains: a substring test lets most lines skip the slower pattern.
+_SECRET_HINTS = ("secret", "token", "passw", "auth", "assertion", "key", "jwt", "cookie")
 REDACTED = "[redacted]"
+
+
+def secret_name_squash(name: str) -> str:
+    """How names are compared with SECRET_NAMES: lower-case, without "_" and "-"."""
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def is_secret_name(name: str) -> bool:
+    """Is a value under this name to be masked?"""
+    return secret_name_squash(name) in SECRET_NAMES or SECRET_KEYS.search(name) is not None
+
+
+def _mask(match: re.Match) -> str:
+    if not is_secret_name(match.group("name")):
+        return match.group(0)
+    return f"{match.group('key')}{match.group('quote')}{REDACTED}"
 
 
 def redact_text(text: str) -> str:
     """Mask the value of every secret-looking ``key=value`` in free text."""
-    lowered = text.lower()
-    if not any(hint in lowered for hint in _SECRET_HINTS):
+    squashed = secret_name_squash(text)
+    if not any(hint in squashed for hint in _SECRET_HINTS):
         return text
-    return _SECRET_IN_TEXT.sub(lambda m: f"{m.group('key')}{m.group('quote')}{REDACTED}", text)
+    return _KEY_VALUE_IN_TEXT.sub(_mask, text)
 
 
 def redact_mapping(data: Any) -> Any:
     """A copy of ``data`` with the values of secret-looking keys masked, recursively."""
     if isinstance(data, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and SECRET_KEYS.search(k) else redact_mapping(v))
+            k: (REDACTED if isinstance(k, str) and is_secret_name(k) else redact_mapping(v))
             for k, v in data.items()
         }
     if isinstance(data, list | tuple):
@@ -74,7 +96,7 @@ class RedactSecretsFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key in _STANDARD_ATTRS:
                 continue
-            if SECRET_KEYS.search(key):
+            if is_secret_name(key):
                 record.__dict__[key] = REDACTED
             elif isinstance(value, dict | list):
                 record.__dict__[key] = redact_mapping(value)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEventType
+from ringadmin.storable import has_control_characters, storable_json, storable_text
 from streaming.models import (
     HandshakeOutcome,
     IngestHandshake,
@@ -232,18 +233,19 @@ def ingest_handshake_log(
     profile: StreamingProfile | None = None,
     ringcx_call_id: str = "",
 ) -> IngestHandshake:
-    """Record one handshake and keep only the most recent ``KEEP_LAST``."""
+    """Record one handshake and keep only the most recent ``KEEP_LAST``. Everything in it came
+    from outside: it is cleaned and bounded first (secrets masked)."""
     entry = IngestHandshake.objects.create(
-        client=client[:100],
-        path=path[:300],
-        query_params=dict(query_params),
-        header_names=header_names,
-        secret_source=secret_source,
+        client=storable_text(client, 100),
+        path=storable_text(path, 300),
+        query_params=storable_json(dict(query_params))[0],
+        header_names=storable_json(list(header_names))[0],
+        secret_source=storable_text(secret_source, 40),
         outcome=outcome,
         status_code=status_code,
-        reason=reason[:300],
+        reason=storable_text(reason, 300),
         profile=profile,
-        ringcx_call_id=ringcx_call_id[:64],
+        ringcx_call_id=storable_text(ringcx_call_id, 64),
     )
     if entry.pk % 20 == 0:  # trim now and then, not on every insert
         cutoff = (
@@ -263,18 +265,71 @@ def ingest_handshake_log(
 class CallStartResult:
     call: Call
     resumed: bool
+    earlier_stats: dict[str, Any] | None = None  # what the call's earlier recordings held
+
+
+class CallRefused(Exception):
+    """The stream may not write into this call (another profile's, or already ended)."""
 
 
 CALL_FIELDS_FROM_METADATA = {
     "ani": "ani",
     "dnis": "dnis",
-    "accountId": "account_id",
-    "subaccountId": "subaccount_id",
-    "rcAccountId": "rc_account_id",
     "agentId": "agent_id",
-    "productType": "product_type",
-    "productId": "product_id",
 }
+# Where a call's product comes from: the profile that authenticated its first socket, never the
+# Start metadata (a stream may name any product there).
+ENDED_FOR_GOOD = (CallStatus.COMPLETED, CallStatus.REJECTED)
+MAX_RECORDINGS_PER_CALL = 20  # a call coming back after its grace starts a new one each time
+
+
+def call_key_problem(*, ringcx_call_id: str, session_id: str) -> str | None:
+    """Why a call id or session id cannot be stored whole (a close reason), or None. A cut id
+    would merge two calls into one row, so it is refused instead."""
+    for name, value, field in (
+        ("callId", ringcx_call_id, "ringcx_call_id"),
+        ("sessionId", session_id, "session_id"),
+    ):
+        limit = Call._meta.get_field(field).max_length
+        if len(value) > limit:
+            return f"{name} longer than {limit} characters"
+        if has_control_characters(value):
+            return f"{name} contains control characters"
+    return None
+
+
+def _identifiers(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """ANI, DNIS and agent id for their columns; one that does not fit is left blank (never
+    cut: a cut id could match another's) and stays whole in the metadata."""
+    values = {}
+    for key, field in CALL_FIELDS_FROM_METADATA.items():
+        value = metadata.get(key)
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            values[field] = ""
+            continue
+        text = str(value).strip()
+        limit = Call._meta.get_field(field).max_length
+        values[field] = "" if len(text) > limit or has_control_characters(text) else text
+    return values
+
+
+def _profile_fields(profile: StreamingProfile) -> dict[str, str]:
+    return {
+        "product_type": profile.get_product_type_display(),
+        "product_id": str(profile.product_id),
+        "subaccount_id": profile.sub_account_id,
+        "account_id": profile.main_account_id,
+        "rc_account_id": profile.rc_account_id,
+    }
+
+
+def call_belongs_to(*, call: Call, profile: StreamingProfile) -> bool:
+    """Is this call the profile's? Its product is the one that authenticated its first socket."""
+    return (
+        product_type_normalize(call.product_type) == profile.product_type
+        and call.product_id.strip() == str(profile.product_id)
+        and (not call.subaccount_id or call.subaccount_id == profile.sub_account_id)
+    )
 
 
 @transaction.atomic
@@ -282,6 +337,7 @@ def call_start(
     *,
     ringcx_call_id: str,
     session_id: str,
+    profile_id: int,
     metadata: Mapping[str, Any],
     handshake: Mapping[str, Any],
     owner: str,
@@ -290,31 +346,44 @@ def call_start(
     new_recording: bool = False,
 ) -> CallStartResult:
     """Create the call at Start, or mark it live again when a socket reconnects or a second
-    perspective arrives on its own socket. ``new_recording``: the audio goes to a new file."""
-    values = {
-        field: str(metadata.get(key) if metadata.get(key) is not None else "")[:64]
-        for key, field in CALL_FIELDS_FROM_METADATA.items()
-    }
+    perspective arrives on its own socket. ``new_recording``: the audio goes to a new file.
+
+    Raises :class:`CallRefused` when the call belongs to another profile or has ended for good
+    (completed or rejected): nobody reopens those, or rewrites their metadata or recording.
+    """
+    problem = call_key_problem(ringcx_call_id=ringcx_call_id, session_id=session_id)
+    if problem:
+        raise CallRefused(problem)
+    profile = StreamingProfile.objects.filter(pk=profile_id).first()
+    if profile is None:
+        raise CallRefused("the streaming profile no longer exists")
+    clean_metadata = storable_json(dict(metadata))[0]
     call, created = Call.objects.select_for_update().get_or_create(
-        ringcx_call_id=ringcx_call_id[:64],
-        session_id=session_id[:64],
+        ringcx_call_id=ringcx_call_id,
+        session_id=session_id,
         defaults={
-            **values,
+            **_identifiers(clean_metadata),
+            **_profile_fields(profile),
             "started_at": started_at or timezone.now(),
             "status": CallStatus.LIVE,
-            "metadata": dict(metadata),
-            "handshake": dict(handshake),
+            "metadata": clean_metadata,
+            "handshake": storable_json(dict(handshake))[0],
             "recording_path": recording_path,
             "ingest_owner": owner,
         },
     )
     if created:
         return CallStartResult(call=call, resumed=False)
-    # The same call again: keep its recording; fill fields that were missing before.
-    for field, value in values.items():
+    if call.status in ENDED_FOR_GOOD:
+        raise CallRefused(f"call already {call.status}: it is never reopened")
+    if not call_belongs_to(call=call, profile=profile):
+        raise CallRefused("the call belongs to another streaming profile")
+    # The same call again: keep its recording and what it said first; fill what was missing.
+    for field, value in _identifiers(clean_metadata).items():
         if value and not getattr(call, field):
             setattr(call, field, value)
-    call.metadata = {**call.metadata, **dict(metadata)}
+    call.metadata = {**clean_metadata, **call.metadata}
+    earlier_stats = None
     call.status = CallStatus.LIVE
     call.ended_at = None
     call.ingest_owner = owner
@@ -322,12 +391,15 @@ def call_start(
         call.recording_path = recording_path
     elif new_recording and call.recording_path != recording_path:
         # The call came back after its process ended: its audio continues in a new file;
-        # the earlier one stays listed with the call.
+        # the earlier one stays listed with the call, and its statistics count on.
         earlier = list(call.metadata.get("earlier_recordings", []))
+        if len(earlier) + 1 >= MAX_RECORDINGS_PER_CALL:
+            raise CallRefused(f"the call already has {MAX_RECORDINGS_PER_CALL} recordings")
         call.metadata = {**call.metadata, "earlier_recordings": [*earlier, call.recording_path]}
         call.recording_path = recording_path
+        earlier_stats = call.stream_stats or None
     call.save()
-    return CallStartResult(call=call, resumed=True)
+    return CallStartResult(call=call, resumed=True, earlier_stats=earlier_stats)
 
 
 def call_stats_update_many(*, stats_by_call: Mapping[int, dict[str, Any]]) -> None:
@@ -366,9 +438,9 @@ def call_finalize(
     call.ended_at = ended_at
     call.duration_seconds = duration_seconds
     call.stream_stats = stream_stats
-    call.end_reason = end_reason[:200]
+    call.end_reason = storable_text(end_reason, 200)
     if stop_metadata:
-        call.metadata = {**call.metadata, "stop": dict(stop_metadata)}
+        call.metadata = {**call.metadata, "stop": storable_json(dict(stop_metadata))[0]}
     call.save()
     call_postprocess.delay_on_commit(call.pk)
     _transcription_after_call(call)
@@ -392,27 +464,30 @@ def call_reject(
     *,
     ringcx_call_id: str,
     session_id: str,
+    profile_id: int,
     metadata: Mapping[str, Any],
     handshake: Mapping[str, Any],
     reason: str,
-) -> Call:
-    """Record an authenticated stream we refused (e.g. unsupported audio), so admins see it."""
+) -> Call | None:
+    """Record an authenticated stream we refused (e.g. unsupported audio), so admins see it.
+    A call that already has a row (live, ended, or another profile's) is left as it is."""
+    profile = StreamingProfile.objects.filter(pk=profile_id).first()
+    if profile is None or call_key_problem(ringcx_call_id=ringcx_call_id, session_id=session_id):
+        return None
     now = timezone.now()
-    values = {
-        field: str(metadata.get(key) if metadata.get(key) is not None else "")[:64]
-        for key, field in CALL_FIELDS_FROM_METADATA.items()
-    }
-    call, _ = Call.objects.update_or_create(
-        ringcx_call_id=ringcx_call_id[:64],
-        session_id=session_id[:64],
+    clean_metadata = storable_json(dict(metadata))[0]
+    call, created = Call.objects.get_or_create(
+        ringcx_call_id=ringcx_call_id,
+        session_id=session_id,
         defaults={
-            **values,
+            **_identifiers(clean_metadata),
+            **_profile_fields(profile),
             "status": CallStatus.REJECTED,
             "started_at": now,
             "ended_at": now,
-            "end_reason": reason[:200],
-            "metadata": dict(metadata),
-            "handshake": dict(handshake),
+            "end_reason": storable_text(reason, 200),
+            "metadata": clean_metadata,
+            "handshake": storable_json(dict(handshake))[0],
         },
     )
-    return call
+    return call if created else None

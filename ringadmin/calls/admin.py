@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -9,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from ringadmin.admin_readonly import ReadOnlyAdminMixin
 from ringadmin.calls.models import Call
 from ringadmin.calls.stream_stats import PERSPECTIVE_FIELDS, stats_mapping, stats_perspectives
+from ringadmin.logging import redact_mapping
 
 PERSPECTIVE_COLUMNS = tuple((key, heading) for key, heading, _ in PERSPECTIVE_FIELDS)
 RECORDING_KEYS = ("format", "channels", "sample_rate", "seconds", "bytes")
@@ -34,6 +36,8 @@ PARTY_FIELDS = (
     "product_id",
 )
 STREAM_FIELDS = ("recording_path", "stream_summary", "stream_perspectives")
+# Shown through a display that masks secrets (rows written before a secret name was masked).
+MASKED_FIELDS = {"metadata": "metadata_shown", "handshake": "handshake_shown"}
 
 
 def stream_perspective_rows(stats: Any) -> list[tuple[str, ...]]:
@@ -75,6 +79,11 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
     return items
 
 
+def _json_masked(value: Any) -> str:
+    shown = json.dumps(redact_mapping(value), indent=2, sort_keys=True, ensure_ascii=False)
+    return format_html("<pre>{}</pre>", shown)
+
+
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Calls are written by the ingest; admins look, they do not edit or delete."""
@@ -95,7 +104,8 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("ringcx_call_id", "session_id", "ani", "dnis", "agent_id", "product_id")
     date_hierarchy = "started_at"
     readonly_fields = (
-        *(f.name for f in Call._meta.fields),
+        *(f.name for f in Call._meta.fields if f.name not in MASKED_FIELDS),
+        *MASKED_FIELDS.values(),
         "stream_summary",
         "stream_perspectives",
     )
@@ -103,13 +113,25 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Call | None = None):
         # Fields added to Call later land in "Raw data" rather than disappearing from the page.
         shown = {*CALL_FIELDS, *PARTY_FIELDS, *STREAM_FIELDS}
-        rest = tuple(f.name for f in Call._meta.fields if f.name not in shown and f.name != "id")
+        rest = tuple(
+            MASKED_FIELDS.get(f.name, f.name)
+            for f in Call._meta.fields
+            if f.name not in shown and f.name != "id"
+        )
         return (
             (None, {"fields": CALL_FIELDS}),
             ("Parties and product", {"fields": PARTY_FIELDS}),
             ("Recording and stream", {"fields": STREAM_FIELDS}),
             ("Raw data", {"fields": rest, "classes": ("collapse",)}),
         )
+
+    @admin.display(description="metadata")
+    def metadata_shown(self, obj: Call) -> str:
+        return _json_masked(obj.metadata)
+
+    @admin.display(description="handshake")
+    def handshake_shown(self, obj: Call) -> str:
+        return _json_masked(obj.handshake)
 
     @admin.display(description="stream")
     def stream_summary(self, obj: Call) -> str:

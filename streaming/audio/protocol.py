@@ -19,6 +19,11 @@ _PERSPECTIVE_NAMES = {p.lower(): p for p in PERSPECTIVES}
 
 MULAW_CONTENT_TYPES = {"audio/x-mulaw", "audio/mulaw", "audio/pcmu", "audio/basic", "mulaw", "pcmu"}
 SUPPORTED_SAMPLE_RATE = 8000
+# Fields of Connected and Start (and their metadata) that carry the stream's secret. They are
+# also in ringadmin.logging.SECRET_NAMES, so every log line and stored copy masks them.
+SECRET_FIELDS = ("secret", "token", "authorization")
+# A sender's clock ("sentAt", epoch seconds) outside this range cannot be one (year 5138).
+SENT_AT_MAX = 1e11
 
 
 class ProtocolError(ValueError):
@@ -63,6 +68,16 @@ class Stop:
 Message = Connected | Start | Media | Stop
 
 
+def _shown(value: Any, limit: int = 30) -> str:
+    """A value for an error message: a string or number cut short, else its type. Never
+    ``str()`` of a container: a frame may nest them deeper than ``repr`` can go."""
+    if isinstance(value, str):
+        return repr(value[:limit])
+    if type(value) in (int, float, bool) or value is None:
+        return repr(value)[:limit]
+    return type(value).__name__
+
+
 def perspective_normalize(value: Any) -> str | None:
     return _PERSPECTIVE_NAMES.get(value.lower()) if isinstance(value, str) else None
 
@@ -93,7 +108,7 @@ def _media(obj: dict[str, Any]) -> Media:
     if perspective is None:
         raise ProtocolError(
             "bad_perspective",
-            f"perspective {str(obj.get('perspective'))[:30]!r} is not Participant or Conference",
+            f"perspective {_shown(obj.get('perspective'))} is not Participant or Conference",
         )
     sequence = _sequence(obj.get("sequenceId"))
     media = obj.get("media")
@@ -101,19 +116,21 @@ def _media(obj: dict[str, Any]) -> Media:
         raise ProtocolError("bad_media", "media is missing or not a base64 string")
     try:
         payload = binascii.a2b_base64(media, strict_mode=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise ProtocolError("bad_base64", "media is not valid base64") from None
     if not payload:
         raise ProtocolError("empty_media", "media is empty")
     sent_at = obj.get("sentAt")
-    return Media(
-        perspective, sequence, payload, float(sent_at) if type(sent_at) in (int, float) else None
-    )
+    if sent_at is not None:  # only test streams carry it; a lag is measured from it
+        sent_at = (
+            float(sent_at) if type(sent_at) in (int, float) and 0 < sent_at < SENT_AT_MAX else None
+        )
+    return Media(perspective, sequence, payload, sent_at)
 
 
 def _secret_field(obj: dict[str, Any]) -> str | None:
     for source in (obj, obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}):
-        for key in ("secret", "token", "authorization"):
+        for key in SECRET_FIELDS:
             value = source.get(key)
             if isinstance(value, str) and value:
                 return value.removeprefix("Bearer ").strip()
@@ -124,27 +141,39 @@ def _start(obj: dict[str, Any]) -> Start:
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         raise ProtocolError("bad_start", "Start has no metadata object")
-    call_id = metadata.get("callId")
-    if call_id is None or (isinstance(call_id, str) and not call_id.strip()):
+    call_id = _identifier(metadata.get("callId"), "callId")
+    if not call_id:
         raise ProtocolError("bad_start", "Start metadata has no callId")
-    if not isinstance(call_id, str | int):
-        raise ProtocolError("bad_start", "Start metadata callId is not a string or number")
-    session_id = metadata.get("sessionId", "")
+    session_id = _identifier(metadata.get("sessionId"), "sessionId")
     content_type = metadata.get("contentType", metadata.get("audioContentType", "audio/x-mulaw"))
+    if not isinstance(content_type, str):
+        raise ProtocolError("bad_start", "Start metadata contentType is not a string")
     rate = metadata.get("sampleRateHertz", SUPPORTED_SAMPLE_RATE)
     try:
+        if type(rate) is bool:
+            raise TypeError
         rate = int(rate)
-    except (TypeError, ValueError):
-        raise ProtocolError("bad_start", f"sampleRateHertz {rate!r} is not a number") from None
-    clean = {k: v for k, v in metadata.items() if k not in ("secret", "token", "authorization")}
-    return Start(
-        clean,
-        str(call_id).strip(),
-        "" if session_id is None else str(session_id).strip(),
-        str(content_type),
-        rate,
-        _secret_field(obj),
-    )
+    except (TypeError, ValueError, OverflowError):
+        raise ProtocolError(
+            "bad_start", f"sampleRateHertz {_shown(rate)} is not a number"
+        ) from None
+    clean = {k: v for k, v in metadata.items() if k not in SECRET_FIELDS}
+    return Start(clean, call_id, session_id, content_type, rate, _secret_field(obj))
+
+
+def _identifier(value: Any, name: str) -> str:
+    """A call or session id: a string or a whole number (never a bool); missing is ``""``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if type(value) is int:
+        return str(value)
+    raise ProtocolError("bad_start", f"Start metadata {name} is not a string or whole number")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def is_supported_audio(start: Start) -> bool:
@@ -172,7 +201,5 @@ def parse(text: str | bytes) -> Message:
             perspective_normalize(obj.get("perspective")),
         )
     if event == "Connected":
-        return Connected(
-            str(obj.get("protocol", "")), str(obj.get("version", "")), _secret_field(obj)
-        )
-    raise ProtocolError("unknown_event", f"unknown event {str(event)[:30]!r}")
+        return Connected(_text(obj.get("protocol")), _text(obj.get("version")), _secret_field(obj))
+    raise ProtocolError("unknown_event", f"unknown event {_shown(event)}")

@@ -7,6 +7,8 @@ database work in a thread; each Media frame is parsed and handed to the pipeline
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable
@@ -15,6 +17,7 @@ from typing import Any
 
 from ringadmin.calls.models import CallStatus
 from ringadmin.logging import call_id_var
+from ringadmin.storable import storable_json
 from streaming.audio.pipeline import SocketFeed
 from streaming.audio.protocol import (
     Connected,
@@ -30,12 +33,13 @@ from streaming.ingest.authorize import (
     ingest_authorize_handshake,
     ingest_authorize_start,
     ingest_handshake_record,
+    ingest_refusal_record,
 )
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.handshake import Handshake, handshake_parse
 from streaming.ingest.owner import this_process_owner
 from streaming.ingest.runtime import IngestRuntime, LiveCall, get_runtime, recording_path_for
-from streaming.services import call_reject, call_start
+from streaming.services import CallRefused, call_key_problem, call_reject, call_start
 
 logger = logging.getLogger("streaming.ingest")
 
@@ -44,7 +48,11 @@ CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
-DENY_CODES = {403: 4403, 404: 4404, 503: 4503}
+CLOSE_TRY_AGAIN = 1013
+FRAMES_PER_SECOND = 100  # both legs of a call in real time (20 ms frames)
+RECORD_WAIT_SECONDS = 10.0  # for a call's row to accept or refuse the stream that opened it
+OTHER_PROFILE = "the call belongs to another streaming profile"
+DENY_CODES = {400: 4400, 403: 4403, 404: 4404, 414: 4414, 503: 4503}
 
 
 class IngestConnection:
@@ -68,6 +76,8 @@ class IngestConnection:
         self.errors: dict[str, int] = {}
         self._speed_window_start = self.connected_at
         self._speed_window_bytes = 0
+        self._window_silent = 0  # messages without audio (malformed, Start, Stop, Connected)
+        self.last_media = self.connected_at  # or Start: how long this socket has been idle
         self._arriving_key: tuple[str, str] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -127,16 +137,24 @@ class IngestConnection:
     async def _admit(self) -> bool:
         path = self.scope.get("path", "/")
         if path not in ("", "/"):
-            await self._deny(404, f"the RingCX ingest socket is served at / (not {path[:60]})")
+            shown = "".join(c if c.isprintable() else "?" for c in path[:60])
+            await self._deny(404, f"the RingCX ingest socket is served at / (not {shown})")
             return False
         self.handshake = handshake_parse(self.scope)
+        if self.handshake.problem is not None:
+            status, reason = self.handshake.problem
+            await in_db_thread(ingest_handshake_record)(
+                handshake=self.handshake, decision=Decision(False, status, reason), profile=None
+            )
+            await self._deny(status, reason)
+            return False
         overload = self.runtime.overloaded()
         if overload:
             self.runtime.shed_count += 1
             logger.warning("ingest handshake shed (503): %s", overload)
             await self._deny(503, "server busy, retry")
             return False
-        call_id_var.set(self.handshake.params.get("callId", "-"))
+        call_id_var.set(self.handshake.params.get("callId", "-")[:64])
         try:
             self.decision, profile = await in_db_thread(ingest_authorize_handshake)(
                 handshake=self.handshake
@@ -157,8 +175,11 @@ class IngestConnection:
         return True
 
     def _handshake_call_key(self) -> tuple[str, str] | None:
+        """The call this socket says it will join, when its profile is already verified (only
+        then may it keep the call from ending while it comes)."""
         params = self.handshake.params
-        if not params.get("callId"):
+        decision = self.decision
+        if not params.get("callId") or not (decision.secret_verified and decision.profile_id):
             return None
         return (params["callId"], params.get("sessionId", ""))
 
@@ -215,6 +236,7 @@ class IngestConnection:
                 return None
             now = time.time()
             self._speed_window_bytes += len(event.payload)
+            self.last_media = now
             live = self.live
             live.last_media = now
             try:
@@ -222,6 +244,7 @@ class IngestConnection:
             except OSError as exc:
                 return self._recording_failed(exc)
             return None
+        self._window_silent += 1
         if type(event) is Start:
             return self._start_message(event)
         if type(event) is Stop:
@@ -247,6 +270,7 @@ class IngestConnection:
     def _error(self, kind: str, detail: str) -> None:
         count = self.errors.get(kind, 0) + 1
         self.errors[kind] = count
+        self._window_silent += 1
         if self.live is not None:
             self.live.pipeline.count_error(kind)
         if count in (1, 10, 100) or count % 1000 == 0:
@@ -259,7 +283,15 @@ class IngestConnection:
         if self.started:
             self._error("duplicate_start", "a second Start on the same socket")
             return True
-        call_id_var.set(start.call_id)
+        call_id_var.set(start.call_id[:64])
+        problem = call_key_problem(ringcx_call_id=start.call_id, session_id=start.session_id)
+        if problem:
+            await self._refuse("bad_call_id", problem)
+            return False
+        # Bounded and cleaned once: it goes to the database, the log and the authorization.
+        start.metadata, trimmed = storable_json(start.metadata)
+        if trimmed:
+            self._error("metadata_trimmed", "Start metadata over the limits was cut")
         secret = start.secret or self.connected_secret
         decision = self.decision
         if not (decision.secret_verified and decision.profile_id is not None):
@@ -270,19 +302,21 @@ class IngestConnection:
                 secret=secret,
             )
         if not decision.accept:
+            self.runtime.count_refusal("unauthorized")
             self.terminal_reason = decision.reason
             await self.close(CLOSE_POLICY, decision.reason)
             return False
         self.decision = decision
         if not is_supported_audio(start):
             reason = (
-                f"unsupported audio {start.content_type} at {start.sample_rate} Hz: only "
+                f"unsupported audio {start.content_type[:40]} at {start.sample_rate} Hz: only "
                 "audio/x-mulaw at 8000 Hz is recorded"
             )
             logger.warning("ingest stream refused: %s", reason)
             await in_db_thread(call_reject)(
                 ringcx_call_id=start.call_id,
                 session_id=start.session_id,
+                profile_id=decision.profile_id,
                 metadata=start.metadata,
                 handshake=self.handshake.as_record(),
                 reason=reason,
@@ -291,9 +325,20 @@ class IngestConnection:
             await self.close(CLOSE_UNSUPPORTED, reason[:120])
             return False
         key = (start.call_id, start.session_id)
+        live = self.runtime.live.get(key)
+        if live is not None and live.profile_id != decision.profile_id:
+            # Another profile's stream opened it and its row has not answered yet: it may be
+            # refused (the call is ours), so a stream cannot keep a call's owner out.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(live.db_ready.wait(), RECORD_WAIT_SECONDS)
         # No await from lookup to attach: a second socket of the call can never race this.
         live = self.runtime.live.get(key)
-        if live is None or live.finalizing:
+        refusal = self._join_refusal(key, live)
+        if refusal is not None:
+            kind, reason, code = refusal
+            await self._refuse(kind, reason, code)
+            return False
+        if live is None:
             live = self._open_call(key, start)
         else:  # a second socket of the call, or a reconnect: mark it live again
             live.record_writes.add(
@@ -305,9 +350,70 @@ class IngestConnection:
         self.live = live
         self.feed = live.pipeline.open_socket()
         self.started = True
+        self.last_media = time.time()
         for kind, count in self.errors.items():
             live.pipeline.errors[kind] = live.pipeline.errors.get(kind, 0) + count
         return True
+
+    def _join_refusal(
+        self, key: tuple[str, str], live: LiveCall | None
+    ) -> tuple[str, str, int] | None:
+        """Why this socket may not join (or start) the call: (kind, reason, close code)."""
+        config = self.config
+        profile_id = self.decision.profile_id
+        if live is not None:
+            if live.profile_id != profile_id:
+                return ("other_profile", OTHER_PROFILE, CLOSE_POLICY)
+            if len(live.connections) >= config.max_sockets_per_call:
+                return (
+                    "too_many_sockets",
+                    f"the call already has {len(live.connections)} sockets "
+                    f"(limit {config.max_sockets_per_call})",
+                    CLOSE_POLICY,
+                )
+            if len(live.pipeline.feeds) >= config.max_sockets_per_call_total:
+                return (
+                    "too_many_sockets",
+                    f"the call had {len(live.pipeline.feeds)} sockets "
+                    f"(limit {config.max_sockets_per_call_total})",
+                    CLOSE_POLICY,
+                )
+            return None
+        ending = self.runtime.ending.get(key)
+        if ending is not None:
+            if ending.final_status == CallStatus.COMPLETED:
+                return ("call_ended", "call already completed: it is never reopened", CLOSE_POLICY)
+            if ending.profile_id != profile_id:
+                return ("other_profile", OTHER_PROFILE, CLOSE_POLICY)
+        limit = config.max_calls_per_profile
+        if limit and self.runtime.calls_by_profile.get(profile_id, 0) >= limit:
+            return (
+                "too_many_calls",
+                f"streaming profile {profile_id} has {limit} live calls here (the limit)",
+                CLOSE_TRY_AGAIN,
+            )
+        return None
+
+    async def _refuse(self, kind: str, reason: str, code: int = CLOSE_POLICY) -> None:
+        """Refuse the stream after the handshake: counted, logged, in the handshake log, and
+        closed with the reason (after the log entry is written: whoever sees the close finds
+        it)."""
+        self.runtime.count_refusal(kind)
+        logger.warning("ingest stream refused at Start (%s): %s", kind, reason)
+        self.terminal_reason = reason
+        await self._log_refusal(reason)
+        await self.close(code, reason)
+
+    async def _log_refusal(self, reason: str) -> None:
+        decision = self.decision
+        try:
+            await in_db_thread(ingest_refusal_record)(
+                handshake=self.handshake,
+                profile_id=decision.profile_id if decision else None,
+                reason=reason,
+            )
+        except Exception:
+            logger.exception("the refusal could not be written to the handshake log")
 
     def _open_call(self, key: tuple[str, str], start: Start) -> LiveCall:
         """Start recording at once; the call row is written meanwhile. Frames never wait for
@@ -320,22 +426,41 @@ class IngestConnection:
             call_id=start.call_id, session_id=start.session_id, started=started
         )
         pipeline = CallPipeline(path=path, config=self.config.pipeline)
-        live = LiveCall(key=key, call_pk=None, pipeline=pipeline, started_at=now, last_media=now)
+        live = LiveCall(
+            key=key,
+            call_pk=None,
+            pipeline=pipeline,
+            started_at=now,
+            last_media=now,
+            profile_id=self.decision.profile_id,
+        )
+        previous = self.runtime.ending.get(key)  # the same call ending incomplete: after it
         self.runtime.add_live(live)
         self.runtime.transcription_attach(live)
         live.record_writes.add(
-            self.runtime.spawn(self._record_start(live, start, new_recording=True, started=started))
+            self.runtime.spawn(
+                self._record_start(live, start, new_recording=True, started=started, after=previous)
+            )
         )
         logger.info("call started: recording to %s", path)
         return live
 
     async def _record_start(
-        self, live: LiveCall, start: Start, *, new_recording: bool, started: datetime | None = None
+        self,
+        live: LiveCall,
+        start: Start,
+        *,
+        new_recording: bool,
+        started: datetime | None = None,
+        after: LiveCall | None = None,
     ) -> None:
+        if after is not None:  # its final record first, then this one "live again"
+            await after.ended.wait()
         try:
             result = await in_db_thread(call_start)(
                 ringcx_call_id=start.call_id,
                 session_id=start.session_id,
+                profile_id=live.profile_id,
                 metadata=start.metadata,
                 handshake=self.handshake.as_record(),
                 owner=this_process_owner(),
@@ -343,10 +468,23 @@ class IngestConnection:
                 started_at=started,
                 new_recording=new_recording,
             )
+        except CallRefused as refused:
+            reason = str(refused)
+            self.runtime.count_refusal("call_refused")
+            logger.warning("ingest stream refused by its call record: %s", reason)
+            await self._log_refusal(reason)
+            if new_recording:
+                await self.runtime.discard(live, reason)
+            else:
+                self.terminal_reason = reason
+                await self.close(CLOSE_POLICY, reason)
+            return
         except Exception:
             logger.exception("the call record could not be written; the recording goes on")
             return
         live.call_pk = result.call.pk
+        if new_recording:
+            live.earlier_stats = result.earlier_stats
         live.db_ready.set()
         await self.runtime.publish(live, {"type": "call.started", "sockets": len(live.connections)})
 
@@ -356,17 +494,25 @@ class IngestConnection:
             self._error("stop_before_start", "Stop before Start")
             return False
         live = self.live
-        live.stop_metadata = {**live.stop_metadata, **stop.metadata}
+        # Bounded as it grows: a socket may send any number of Stops.
+        live.stop_metadata = storable_json({**live.stop_metadata, **stop.metadata})[0]
         live.pipeline.stop(self.feed, stop.perspective)
         others_done = all(
-            other.feed is not None and other.feed.all_stopped
-            for other in live.connections
-            if other is not self
-        ) and not self.runtime.arriving_for(live.key)
+            other.finished_sending for other in live.connections if other is not self
+        ) and not self.runtime.arriving_for(live)
         if live.pipeline.all_stopped and others_done:
             await self.runtime.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
             return True
         return False
+
+    @property
+    def finished_sending(self) -> bool:
+        """Nothing more will come from this socket: it stopped every perspective it sent (or
+        sent Stop having sent none), or it is closing."""
+        feed = self.feed
+        if self.closed:
+            return True
+        return feed is not None and (feed.all_stopped or (feed.stops > 0 and not feed.perspectives))
 
     # --- limits (checked by the ticker, not per frame) ---------------------------------------
     def check_limits(self, now: float) -> None:
@@ -377,14 +523,35 @@ class IngestConnection:
             self.terminal_reason = f"no Start within {config.start_timeout:g} s"
             self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
             return
+        feed = self.feed
+        if (
+            feed is not None
+            and not self.finished_sending
+            and now - self.last_media > config.media_timeout
+            and len(self.live.connections) > 1  # alone, the call's own timeout ends it
+        ):
+            # The call goes on through its other sockets; this one says nothing.
+            self.terminal_reason = f"no media on this socket for {config.media_timeout:g} s"
+            self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
+            return
         elapsed = now - self._speed_window_start
         if elapsed >= config.speed_window:
-            legs = max(1, len(self.feed.perspectives)) if self.feed is not None else 1
+            legs = max(1, len(feed.perspectives)) if feed is not None else 1
             ratio = self._speed_window_bytes / 8000 / elapsed / legs
+            silent_per_second = self._window_silent / elapsed
             self._speed_window_start, self._speed_window_bytes = now, 0
+            self._window_silent = 0
             if config.max_speed_ratio and ratio > config.max_speed_ratio:
                 self._error("too_fast", f"audio arriving {ratio:.1f}x faster than real time")
                 self.terminal_reason = f"sending {ratio:.0f}x faster than real time"
+                self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
+            elif config.max_speed_ratio and (
+                silent_per_second > config.max_speed_ratio * FRAMES_PER_SECOND
+            ):
+                # Malformed frames are skipped, but not at any rate: each costs a parse.
+                self.terminal_reason = (
+                    f"sending {silent_per_second:.0f} messages a second without audio"
+                )
                 self.runtime.spawn(self.close(CLOSE_POLICY, self.terminal_reason))
 
 

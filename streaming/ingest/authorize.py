@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -29,9 +30,17 @@ class Decision:
     profile_has_secret: bool = False
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(value: str) -> str:
+    """A client's value in a reason: one line (log lines, close reasons), cut short."""
+    return _CONTROL.sub("?", value[:40])
+
+
 def _describe(params: dict[str, str]) -> str:
-    return f"{params.get('productType', '?')}/{params.get('productId', '?')}" + (
-        f" in sub-account {params['subaccountId']}" if params.get("subaccountId") else ""
+    return f"{_shown(params.get('productType', '?'))}/{_shown(params.get('productId', '?'))}" + (
+        f" in sub-account {_shown(params['subaccountId'])}" if params.get("subaccountId") else ""
     )
 
 
@@ -109,6 +118,22 @@ def ingest_handshake_record(
             handshake.client,
             extra={"params": handshake.redacted_params},
         )
+
+
+def ingest_refusal_record(*, handshake: Handshake, profile_id: int | None, reason: str) -> None:
+    """A stream accepted at the handshake and refused at Start (a close, not an HTTP status)."""
+    ingest_handshake_log(
+        client=handshake.client,
+        path=handshake.path,
+        query_params=handshake.redacted_params,
+        header_names=handshake.header_names,
+        secret_source=handshake.secret_source,
+        outcome=HandshakeOutcome.CLOSED,
+        status_code=None,
+        reason=f"refused at Start: {reason}",
+        profile=StreamingProfile.objects.filter(pk=profile_id).first() if profile_id else None,
+        ringcx_call_id=handshake.params.get("callId", ""),
+    )
 
 
 def ingest_authorize_start(

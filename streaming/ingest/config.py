@@ -30,6 +30,9 @@ class IngestConfig:
     tick_seconds: float
     pipeline: PipelineConfig
     live_transcription: LinkSettings | None = None  # workers and their key; None = off
+    max_sockets_per_call: int = 4  # at once
+    max_sockets_per_call_total: int = 100  # over the call's life (each keeps its numbering)
+    max_calls_per_profile: int = 1000  # live calls of one profile in this process; 0: no limit
 
     @classmethod
     def from_settings(cls) -> IngestConfig:
@@ -53,6 +56,8 @@ class IngestConfig:
                 silence_allowance_seconds=settings.INGEST_SILENCE_ALLOWANCE_SECONDS,
             ),
             live_transcription=live_transcription_settings(),
+            max_sockets_per_call=settings.INGEST_MAX_SOCKETS_PER_CALL,
+            max_calls_per_profile=settings.INGEST_MAX_CALLS_PER_PROFILE,
         )
 
 

@@ -26,6 +26,7 @@ from ringadmin.calls.models import CallStatus
 from streaming.audio.pipeline import CallPipeline
 from streaming.ingest.config import IngestConfig
 from streaming.ingest.db import in_db_thread
+from streaming.ingest.stats import stats_continued
 from streaming.services import call_finalize, call_stats_update_many
 from streaming.transcription.live_link import LiveTranscriptionLink
 
@@ -46,14 +47,28 @@ def recording_path_for(*, call_id: str, session_id: str, started: datetime) -> s
     return str(folder / f"{name}_{secrets.token_hex(4)}.wav")
 
 
-def parse_end_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
+def parse_end_time(value: Any, *, started: float, now: float) -> datetime | None:
+    """Stop's end time, when it can be this call's: between its start and now (a day of clock
+    difference allowed either side). Anything else (any type, year 1 or 9999) is ignored."""
+    if not isinstance(value, str) or not value or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        stamp = parsed.timestamp()
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not started - 86400 <= stamp <= now + 86400:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def stop_duration(value: Any, *, limit: float) -> float | None:
+    """Stop's duration in seconds, when it is a number that can be one (0 to ``limit``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= limit else None
 
 
 @dataclass(eq=False)
@@ -74,6 +89,16 @@ class LiveCall:
     # waits for them, or a reconnect's "live again" could land after it.
     record_writes: set[asyncio.Task] = field(default_factory=set)
     slot: int = 0  # which slice of the tick period ticks this call
+    profile_id: int | None = None  # the profile that authenticated its first socket
+    final_status: CallStatus | None = None  # set when it starts ending
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # its final record is written
+    refused: bool = False  # its row refused it (another profile's call, or ended for good)
+    refusal: str = ""
+    earlier_stats: dict[str, Any] | None = None  # the call's statistics before this recording
+
+    def stats(self) -> dict[str, Any]:
+        """The whole call's statistics, from its first socket (see stats_continued)."""
+        return stats_continued(self.earlier_stats, self.pipeline.stats())
 
     @property
     def group(self) -> str:
@@ -106,9 +131,13 @@ class IngestRuntime:
         self.connections: set[IngestConnection] = set()
         # sockets whose handshake named a call but whose Start is not processed yet
         self.arriving: dict[tuple[str, str], set[IngestConnection]] = {}
+        # calls that are ending: a new Start of one waits for its final record (or is refused)
+        self.ending: dict[tuple[str, str], LiveCall] = {}
+        self.calls_by_profile: dict[int, int] = {}
         self.loop_lag_ms = 0.0
         self.shed_count = 0
         self.events_dropped = 0
+        self.refused: dict[str, int] = {}  # streams refused after the handshake, by kind
         self._tasks: set[asyncio.Task] = set()
         self._last_stats = time.time()
         self._stats_batch: dict[int, dict[str, Any]] = {}
@@ -135,8 +164,13 @@ class IngestRuntime:
             return f"event loop {self.loop_lag_ms:.0f} ms behind"
         return None
 
-    def arriving_for(self, key: tuple[str, str]) -> set[IngestConnection]:
-        return self.arriving.get(key, set())
+    def arriving_for(self, live: LiveCall) -> bool:
+        """Is a socket of the call's own profile on its way (accepted, naming the call, no
+        Start yet)? Another profile's socket naming the call never holds it open."""
+        return any(
+            c.decision is not None and c.decision.profile_id == live.profile_id
+            for c in self.arriving.get(live.key, ())
+        )
 
     def note_arriving(
         self, key: tuple[str, str] | None, connection: IngestConnection, present: bool
@@ -224,7 +258,7 @@ class IngestRuntime:
             live.pipeline.close_socket(connection.feed)
         if live.connections or live.finalizing:
             return
-        if live.pipeline.all_stopped and not self.arriving_for(live.key):
+        if live.pipeline.all_stopped and not self.arriving_for(live):
             await self.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
         elif connection.terminal_reason:
             await self.finalize(live, CallStatus.INCOMPLETE, connection.terminal_reason)
@@ -236,25 +270,25 @@ class IngestRuntime:
         if live.finalizing:
             return
         live.finalizing = True
-        stats = live.pipeline.close(sync=False)
+        live.final_status = status
+        self.ending[live.key] = live
+        try:
+            await self._finalize(live, status, reason)
+        finally:
+            live.ended.set()
+            if self.ending.get(live.key) is live:
+                del self.ending[live.key]
+
+    async def _finalize(self, live: LiveCall, status: CallStatus, reason: str) -> None:
+        pipeline_stats = live.pipeline.close(sync=False)
         if self.transcription is not None:
             self.transcription.detach(live.key)  # its last audio; results still arrive
-        if self.live.get(live.key) is live:
-            del self.live[live.key]
+        self.drop_live(live)
         stop = live.stop_metadata
-        ended_at = parse_end_time(stop.get("end_time") or stop.get("endTime")) or datetime.now(UTC)
-        duration = stop.get("duration")
-        duration_seconds = (
-            float(duration)
-            if isinstance(duration, int | float) and not isinstance(duration, bool)
-            else stats["recording"]["seconds"]
-        )
-        logger.info(
-            "call finalized: %s (%s), %.1f s recorded",
-            status,
-            reason,
-            stats["recording"]["seconds"],
-        )
+        now = time.time()
+        ended_at = parse_end_time(
+            stop.get("end_time") or stop.get("endTime"), started=live.started_at, now=now
+        ) or datetime.now(UTC)
         try:
             # fsync in a thread: on a busy disk it blocks for milliseconds, every call with it.
             await asyncio.to_thread(live.pipeline.writer.sync_close)
@@ -264,6 +298,22 @@ class IngestRuntime:
             await asyncio.wait_for(live.db_ready.wait(), timeout=30)
             if live.record_writes:
                 await asyncio.wait(live.record_writes, timeout=30)
+        except TimeoutError:
+            logger.error("the call record was not written in time")
+        if live.refused:  # its row refused it meanwhile: nothing of it is kept
+            await self._remove_refused(live)
+            return
+        stats = stats_continued(live.earlier_stats, pipeline_stats)  # known once the row is
+        duration_seconds = stop_duration(stop.get("duration"), limit=now - live.started_at + 86400)
+        if duration_seconds is None:
+            duration_seconds = stats["recording"]["seconds"]
+        logger.info(
+            "call finalized: %s (%s), %.1f s recorded",
+            status,
+            reason,
+            stats["recording"]["seconds"],
+        )
+        try:
             await in_db_thread(call_finalize)(
                 call_id=live.call_pk,
                 status=status,
@@ -336,6 +386,51 @@ class IngestRuntime:
         live.slot = self._next_slot
         self._next_slot = (self._next_slot + 1) % TICK_SLICES
         self.live[live.key] = live
+        if live.profile_id is not None:
+            self.calls_by_profile[live.profile_id] = (
+                self.calls_by_profile.get(live.profile_id, 0) + 1
+            )
+
+    def drop_live(self, live: LiveCall) -> None:
+        """The call is no longer live here (ending, or refused by its row)."""
+        if self.live.get(live.key) is not live:
+            return
+        del self.live[live.key]
+        if live.profile_id is not None:
+            left = self.calls_by_profile.get(live.profile_id, 1) - 1
+            if left > 0:
+                self.calls_by_profile[live.profile_id] = left
+            else:
+                self.calls_by_profile.pop(live.profile_id, None)
+
+    def count_refusal(self, kind: str) -> None:
+        self.refused[kind] = self.refused.get(kind, 0) + 1
+
+    async def discard(self, live: LiveCall, reason: str) -> None:
+        """The call's row refused this recording (another profile's call, or one that ended
+        for good): close its sockets and remove the new file, which nothing refers to."""
+        live.refused, live.refusal = True, reason
+        live.db_ready.set()  # nothing more will be written
+        if live.finalizing:  # its finalize sees the refusal and does the rest
+            return
+        live.finalizing = True
+        if self.transcription is not None:
+            self.transcription.detach(live.key)
+        self.drop_live(live)
+        live.pipeline.close(sync=False)
+        await self._remove_refused(live)
+        live.ended.set()
+
+    async def _remove_refused(self, live: LiveCall) -> None:
+        path = live.pipeline.writer.path
+        try:
+            await asyncio.to_thread(live.pipeline.writer.sync_close)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as exc:
+            logger.warning("the refused stream's file %s was not removed: %s", path, exc)
+        for connection in list(live.connections):
+            connection.terminal_reason = live.refusal
+            await connection.close(1008, live.refusal)
 
     # --- ticker -----------------------------------------------------------------------------
     async def _tick_forever(self) -> None:
@@ -414,7 +509,7 @@ class IngestRuntime:
                 if self._listened(live):
                     self.publish_soon(live, self._progress(live))
             if collect_stats and live.call_pk is not None:
-                self._stats_batch[live.call_pk] = live.pipeline.stats()
+                self._stats_batch[live.call_pk] = live.stats()
         if collect_stats:
             self._stats_parts_left -= 1
             if self._stats_parts_left == 0 and self._stats_batch:

@@ -37,7 +37,6 @@ from streaming.ingest.runtime import get_runtime
 logger = logging.getLogger("streaming.ingest")
 
 DENIAL_EXTENSION = "websocket.http.response"
-HANDSHAKE_TIMEOUT_SECONDS = 10.0  # for the HTTP request to arrive
 CLOSE_TIMEOUT_SECONDS = 10.0  # for the peer to finish the closing handshake
 BACKLOG_PAUSE = 500  # messages held behind a Start/Stop before reading from the socket pauses
 
@@ -109,14 +108,16 @@ class IngestSocket(asyncio.Protocol):
         self._text = True
         self._backlog: collections.deque[bytes] = collections.deque()
         self._busy: asyncio.Task | None = None  # a Start or Stop being handled
-        self._paused = False
+        self._paused = False  # reading paused: a backlog behind a Start or Stop
+        self._write_paused = False  # reading paused: the peer does not take what we write
         self._timer: asyncio.TimerHandle | None = None
 
     # --- transport callbacks ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server.sockets.add(self)
-        self._timer = self.loop.call_later(HANDSHAKE_TIMEOUT_SECONDS, self._handshake_timeout)
+        # Absolute, from the connection: a client trickling its request is closed all the same.
+        self._timer = self.loop.call_later(self.server.handshake_timeout, self._handshake_timeout)
 
     def data_received(self, data: bytes) -> None:
         protocol = self.protocol
@@ -130,6 +131,18 @@ class IngestSocket(asyncio.Protocol):
                 self._on_request(event)
         if protocol.close_expected():
             self._expect_close()
+
+    def pause_writing(self) -> None:
+        """The peer is not reading what we write (pongs to its pings, the close): read nothing
+        more from it until it does, or a client pinging and never reading fills our memory."""
+        self._write_paused = True
+        if not self.lost:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if not self.lost and not self._paused:
+            self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
@@ -287,7 +300,8 @@ class IngestSocket(asyncio.Protocol):
                     done = await pending
                 if self._paused and len(backlog) < BACKLOG_PAUSE // 2 and not self.lost:
                     self._paused = False
-                    self.transport.resume_reading()
+                    if not self._write_paused:
+                        self.transport.resume_reading()
         except Exception:
             logger.exception("ingest socket failed; the call's recording is kept")
             await connection.close_failed()
@@ -304,7 +318,8 @@ class IngestSocket(asyncio.Protocol):
         self._backlog.clear()
         if self._paused and not self.lost:  # read on, so the closing handshake can finish
             self._paused = False
-            self.transport.resume_reading()
+            if not self._write_paused:
+                self.transport.resume_reading()
         if self.connection is not None and self.opened:
             self.server.spawn(self._end())
         elif not self.lost and self.transport is not None:
@@ -348,8 +363,9 @@ class IngestSocket(asyncio.Protocol):
 class IngestServer:
     """Listens for RingCX sockets; one :class:`IngestSocket` per TCP connection."""
 
-    def __init__(self, *, max_size: int) -> None:
+    def __init__(self, *, max_size: int, handshake_timeout: float = 10.0) -> None:
         self.max_size = max_size
+        self.handshake_timeout = handshake_timeout  # for the HTTP request to arrive
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sockets: set[IngestSocket] = set()
         self._tasks: set[asyncio.Task] = set()

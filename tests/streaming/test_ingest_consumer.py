@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +72,9 @@ def start_message(call: str = "c1", **extra) -> str:
     return json.dumps({"event": "Start", "metadata": metadata})
 
 
-STOP = json.dumps(
-    {"event": "Stop", "metadata": {"duration": 1, "end_time": "2026-11-21T10:00:01Z"}}
-)
+# RingCX's end time of the call: now (a Stop's end time must fall within the call).
+END_TIME = datetime.now(UTC).replace(microsecond=0)
+STOP = json.dumps({"event": "Stop", "metadata": {"duration": 1, "end_time": END_TIME.isoformat()}})
 
 
 def communicator(
@@ -145,7 +146,7 @@ async def test_a_whole_call_is_recorded_in_stereo_and_finalized(profile) -> None
     call = await get_call()
     assert call.status == CallStatus.COMPLETED
     assert call.duration_seconds == 1
-    assert call.ended_at.isoformat() == "2026-11-21T10:00:01+00:00"
+    assert call.ended_at == END_TIME
     assert call.agent_id == "123"
     assert call.ani == "2223334444"
     assert call.product_type == "Queue"

@@ -336,6 +336,19 @@ def test_handshake_admin_is_read_only(admin_client) -> None:
     assert IngestHandshake.objects.get().reason == "secret does not match"
 
 
+def test_handshake_admin_masks_every_name_the_ingest_accepts_a_secret_under(admin_client) -> None:
+    """An entry written before ``auth`` and ``key`` were masked is masked on the page."""
+    entry = IngestHandshake.objects.create(
+        query_params={"auth": "4uth-secret", "KEY": "k3y-secret", "callId": "c-1"},
+        header_names=[],
+        outcome=HandshakeOutcome.ACCEPTED,
+    )
+    page = html.unescape(admin_client.get(f"{HANDSHAKES}{entry.pk}/change/").content.decode())
+    assert "4uth-secret" not in page
+    assert "k3y-secret" not in page
+    assert '"callId": "c-1"' in page
+
+
 def test_rotation_is_all_or_nothing(admin_client, monkeypatch) -> None:
     first, second = make_streaming_profile(), make_streaming_profile(product_id=5678)
     old = {first.pk: first.secret, second.pk: second.secret}
