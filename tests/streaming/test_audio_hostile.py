@@ -28,7 +28,7 @@ from streaming.audio.pipeline import (
 )
 from streaming.audio.protocol import CONFERENCE, PARTICIPANT, Media, ProtocolError, parse
 from streaming.audio.reorder import ReorderBuffer
-from streaming.audio.sequencer import _OWNERS, _SEEN, DETECT_FRAMES, SocketSequencer
+from streaming.audio.sequencer import _OWNERS, _SEEN, DETECT_MAX_FRAMES, SocketSequencer
 from streaming.audio.wav import HEADER_BYTES, SAMPLE_RATE, StereoWavWriter, wav_read_stereo
 from tests.streaming.test_audio_pipeline import (
     FRAME,
@@ -160,7 +160,7 @@ def test_detection_remembers_a_bounded_number_of_frames() -> None:
     for n in range(2, 20_000):  # the first leg floods before any tick ends the detection
         sequencer.push(PARTICIPANT, n, n, 0.0)
     assert all(len(seen) <= _SEEN for seen in sequencer._seen.values())
-    assert sequencer.held <= 2 * 2 * 50 + DETECT_FRAMES
+    assert sequencer.held <= 2 * 2 * 50 + DETECT_MAX_FRAMES
 
 
 def test_a_closed_socket_costs_little_however_many_a_call_sees(tmp_path) -> None:
@@ -478,7 +478,7 @@ def hostile_steps(draw) -> list[tuple]:
 def held_limit(window: int) -> int:
     """Frames a socket may hold: two legs' buffers (windows doubled while the numbering is
     detected), or the shared counter's, plus the new leg's frames held while detecting."""
-    return 2 * (2 * window + 1) + DETECT_FRAMES
+    return 2 * (2 * window + 1) + DETECT_MAX_FRAMES
 
 
 def assert_bounded(pipeline: CallPipeline, window: int) -> None:
