@@ -18,7 +18,7 @@ from streaming.services import call_finalize, call_start
 from streaming.tools.demo.recording import AUDIO_DIR, demo_recording_write
 
 # The demo streaming profile's product; the demo calls came through it.
-DEMO_PRODUCT = {
+DEMO_PRODUCT: dict[str, Any] = {
     "product_type": "QUEUE",
     "product_id": 1234,
     "sub_account_id": "99990001",
