@@ -220,6 +220,7 @@ class SocketSequencer:
     def _conclusive(self) -> bool:
         """Has the first leg numbered past the second leg's first frame? Only then does the
         absence of its numbers between the second leg's say how the socket counts."""
+        assert self._detecting is not None  # called only while detecting
         low = min(self._seen[self._detecting])
         return any(s > low for s in self._seen[_other(self._detecting)])
 
