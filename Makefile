@@ -48,6 +48,7 @@ format: install
 
 ## What CI checks besides the tests.
 check: lint
+	DEBUG=true $(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \

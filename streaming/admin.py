@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -67,6 +68,11 @@ class StreamingProfileAddForm(forms.ModelForm):
             "retention_days",
             "notes",
         )
+
+
+def _actor(request: HttpRequest) -> AbstractBaseUser | None:
+    """Who is acting, for the audit trail (the admin site lets only signed-in staff in)."""
+    return request.user if request.user.is_authenticated else None
 
 
 def _announce_secret(request: HttpRequest, profile: StreamingProfile, secret: str) -> None:
@@ -172,10 +178,16 @@ class StreamingProfileAdmin(admin.ModelAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if obj is None else (*IDENTITY_FIELDS, *readonly)
 
-    def get_form(self, request: HttpRequest, obj: StreamingProfile | None = None, **kwargs: Any):
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: StreamingProfile | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ):
         if obj is None:
             kwargs["form"] = self.add_form
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def save_model(
         self, request: HttpRequest, obj: StreamingProfile, form: ModelForm, change: bool
@@ -184,7 +196,7 @@ class StreamingProfileAdmin(admin.ModelAdmin):
         (URL, uniqueness) the services check again, so a failure here is a real race."""
         if change:
             streaming_profile_update(
-                profile=obj, changed_fields=form.changed_data, actor=request.user
+                profile=obj, changed_fields=form.changed_data, actor=_actor(request)
             )
             return
         with_secret = bool(form.cleaned_data.get("generate_secret"))
@@ -199,7 +211,7 @@ class StreamingProfileAdmin(admin.ModelAdmin):
             enabled=obj.enabled,
             retention_days=obj.retention_days,
             notes=obj.notes,
-            actor=request.user,
+            actor=_actor(request),
         )
         # The admin goes on with ``obj`` (history entry, redirect): make it the saved row.
         for field in StreamingProfile._meta.concrete_fields:
@@ -215,12 +227,12 @@ class StreamingProfileAdmin(admin.ModelAdmin):
             )
 
     def delete_model(self, request: HttpRequest, obj: StreamingProfile) -> None:
-        streaming_profile_delete(profile=obj, actor=request.user)
+        streaming_profile_delete(profile=obj, actor=_actor(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
         with transaction.atomic():
             for profile in queryset:
-                streaming_profile_delete(profile=profile, actor=request.user)
+                streaming_profile_delete(profile=profile, actor=_actor(request))
 
     @admin.display(description="RingCX sync", ordering="sync_state")
     def sync_status(self, obj: StreamingProfile) -> str:
@@ -282,7 +294,7 @@ class StreamingProfileAdmin(admin.ModelAdmin):
         # All or none: a failure half-way must not leave rotated secrets nobody was shown.
         with transaction.atomic():
             rotated = [
-                (profile, streaming_profile_rotate_secret(profile=profile, actor=request.user))
+                (profile, streaming_profile_rotate_secret(profile=profile, actor=_actor(request)))
                 for profile in queryset
             ]
         for profile, secret in rotated:
@@ -292,7 +304,7 @@ class StreamingProfileAdmin(admin.ModelAdmin):
     def disable(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
         count = 0
         for profile in queryset.filter(enabled=True):
-            streaming_profile_disable(profile=profile, actor=request.user)
+            streaming_profile_disable(profile=profile, actor=_actor(request))
             count += 1
         self.message_user(request, f"Disabled {count} streaming profile(s).", messages.SUCCESS)
 
@@ -450,7 +462,7 @@ class CallWithTranscriptsAdmin(CallAdmin):
     """The core's call admin, plus transcripts and the "Re-transcribe" action."""
 
     inlines = (*CallAdmin.inlines, TranscriptInline)
-    actions = (*(CallAdmin.actions or ()), "retranscribe")
+    actions = (*(CallAdmin.actions or ()), "retranscribe")  # type: ignore[misc]
 
     @admin.action(description="Re-transcribe the selected calls", permissions=["retranscribe"])
     def retranscribe(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:

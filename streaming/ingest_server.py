@@ -87,6 +87,7 @@ def _bound_daphne_request_time(seconds: float) -> None:
     headers are complete; a WebSocket upgrade hands the connection to autobahn after that.
     """
     from daphne.http_protocol import HTTPFactory
+    from twisted.internet.protocol import connectionDone
     from twisted.web import http
 
     if getattr(HTTPFactory, "_ringadmin_header_deadline", None) == seconds:
@@ -108,7 +109,7 @@ def _bound_daphne_request_time(seconds: float) -> None:
                 self._arm()
             super().requestDone(request)
 
-        def connectionLost(self, reason) -> None:
+        def connectionLost(self, reason=connectionDone) -> None:
             self._disarm()
             super().connectionLost(reason)
 
@@ -123,6 +124,7 @@ def _bound_daphne_request_time(seconds: float) -> None:
 
         def _headers_too_slow(self) -> None:
             self._header_deadline = None
+            assert self.transport is not None  # armed only while connected
             self.transport.abortConnection()
 
     def build_channel(factory):
@@ -140,7 +142,8 @@ def _uvicorn_protocol_with_request_deadline(seconds: float, max_header_bytes: in
     ``max_header_bytes`` of them (httptools, unlike h11, sets no limit)."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-    class RequestDeadlineProtocol(AutoHTTPProtocol):
+    # AutoHTTPProtocol is whichever protocol class uvicorn picked at import (httptools or h11).
+    class RequestDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[valid-type,misc]
         _deadline = None
         _cycle_at_arm = None
         _header_bytes = 0

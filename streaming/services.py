@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from ringadmin.calls.models import Call, CallStatus
@@ -290,12 +290,20 @@ def call_key_problem(*, ringcx_call_id: str, session_id: str) -> str | None:
         ("callId", ringcx_call_id, "ringcx_call_id"),
         ("sessionId", session_id, "session_id"),
     ):
-        limit = Call._meta.get_field(field).max_length
+        limit = _max_length(field)
         if len(value) > limit:
             return f"{name} longer than {limit} characters"
         if has_control_characters(value):
             return f"{name} contains control characters"
     return None
+
+
+def _max_length(name: str) -> int:
+    """The length limit of one of Call's text columns."""
+    field = Call._meta.get_field(name)
+    assert isinstance(field, models.CharField)
+    assert field.max_length is not None
+    return field.max_length
 
 
 def _identifiers(metadata: Mapping[str, Any]) -> dict[str, str]:
@@ -308,7 +316,7 @@ def _identifiers(metadata: Mapping[str, Any]) -> dict[str, str]:
             values[field] = ""
             continue
         text = str(value).strip()
-        limit = Call._meta.get_field(field).max_length
+        limit = _max_length(field)
         values[field] = "" if len(text) > limit or has_control_characters(text) else text
     return values
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import F
@@ -65,7 +65,7 @@ class SyncResult:
 
 def media_product_of(profile: StreamingProfile) -> ringcx.MediaProduct:
     return ringcx.MediaProduct(
-        product_type=profile.product_type,
+        product_type=cast(ringcx.ProductType, profile.product_type),  # the field's choices
         product_id=int(profile.product_id),
         sub_account_id=profile.sub_account_id,
         main_account_id=profile.main_account_id,

@@ -12,10 +12,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -50,7 +50,7 @@ def _entry_hash(prev_hash: str, entry: AuditEvent) -> str:
 def audit_record(
     *,
     event_type: AuditEventType | str,
-    actor: AbstractBaseUser | None = None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
     target: models.Model | None = None,
     call_id: int | None = None,
     data: dict[str, Any] | None = None,
@@ -67,7 +67,8 @@ def audit_record(
             sequence=(last["sequence"] + 1) if last else 1,
             occurred_at=timezone.now(),
             event_type=event_type.value,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            # A signed-in user is always an instance of AUTH_USER_MODEL, the key's model.
+            actor=cast(User, actor) if actor is not None and actor.is_authenticated else None,
             actor_label=(
                 actor.get_username() if actor is not None and actor.is_authenticated else "system"
             ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import AbstractUser, AnonymousUser, Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,7 +44,7 @@ def user_create(
     return candidate
 
 
-def role_of(*, user: AbstractUser) -> Role | None:
+def role_of(*, user: AbstractUser | AnonymousUser) -> Role | None:
     """The user's role for routing: superusers count as admins; the first matching group wins."""
     if not user.is_authenticated:
         return None

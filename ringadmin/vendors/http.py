@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -557,7 +557,9 @@ class CachedTokenAuth(httpx.Auth):
     _clock: Callable[[], float]
 
     # httpx calls this around every request of a client that uses this auth.
-    def sync_auth_flow(self, request: httpx.Request):
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
         token = self.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
@@ -566,7 +568,9 @@ class CachedTokenAuth(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {self.access_token(rejected=token)}"
             yield request
 
-    async def async_auth_flow(self, request: httpx.Request):  # type: ignore[override]
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         raise NotImplementedError(f"{type(self).__name__} is for the synchronous httpx.Client only")
         yield request  # pragma: no cover
 
@@ -574,12 +578,12 @@ class CachedTokenAuth(httpx.Auth):
         """A valid access token; ``rejected`` is one the API just refused (renew past it)."""
         entry = self._cache.get(self.cache_key)
         if self._usable(entry, rejected):
-            return entry["access_token"]
+            return str(entry["access_token"])
         with exclusive(self.cache_key, vendor=self.vendor, ttl=self._lock_ttl(), cache=self._cache):
             entry = self._cache.get(self.cache_key)  # another worker may have renewed it
             if self._usable(entry, rejected):
-                return entry["access_token"]
-            return self._renew(entry)["access_token"]
+                return str(entry["access_token"])
+            return str(self._renew(entry)["access_token"])
 
     def forget(self) -> None:
         """Drop the cached token (after credentials change)."""

@@ -33,7 +33,7 @@ from ringadmin.vendors.http import rate_limit_status, reset_clients
 
 logger = logging.getLogger("ringadmin.vendors")
 
-VENDOR = "ringcentral"
+VENDOR: Vendor = "ringcentral"
 TOKEN_PATH = "/restapi/oauth/token"  # noqa: S105 (a path, not a password)
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 REFRESH_MARGIN_SECONDS = 60  # renew this long before the access token expires
@@ -138,7 +138,7 @@ class PlatformAuth(http.CachedTokenAuth):
 
     def _renew(self, entry: Mapping[str, Any] | None) -> dict[str, Any]:
         refresh_token = entry.get("refresh_token") if entry else None
-        if refresh_token and self._clock() < entry.get("refresh_expires_at", 0) - 5:
+        if refresh_token and entry and self._clock() < entry.get("refresh_expires_at", 0) - 5:
             try:
                 return self._grant(
                     {"grant_type": "refresh_token", "refresh_token": refresh_token},

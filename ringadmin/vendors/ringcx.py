@@ -29,6 +29,7 @@ from ringadmin.vendors.errors import (
     NotFound,
     RateLimited,
     Rejected,
+    Vendor,
 )
 from ringadmin.vendors.http import rate_limit_status, reset_clients
 from ringadmin.vendors.ringcentral import (
@@ -40,7 +41,7 @@ from ringadmin.vendors.ringcentral import (
 
 logger = logging.getLogger("ringadmin.vendors")
 
-VENDOR = "ringcx"
+VENDOR: Vendor = "ringcx"
 EXCHANGE_PATH = "/api/auth/login/rc/accesstoken"
 REFRESH_PATH = "/api/auth/token/refresh"
 # RingCX tokens live about 5 minutes; without an expiry in the answer, count on 270 s.
@@ -267,7 +268,8 @@ class MediaProduct:
 
 def _base_path() -> str:
     """Where products are created (``POST``) and replaced (``PUT``); the ids go in the body."""
-    return settings.RINGCX_MEDIA_PRODUCT_BASE_PATH.rstrip("/")
+    base_path: str = settings.RINGCX_MEDIA_PRODUCT_BASE_PATH
+    return base_path.rstrip("/")
 
 
 def _item_path(*, sub_account_id: str, product_type: str, product_id: int) -> str:

@@ -19,7 +19,7 @@ def lag_bucket(lag_ms: float) -> int:
         return round(lag_ms) if lag_ms > 0 else 0
     if not lag_ms < MAX_LAG_MS:  # also infinity and NaN
         return MAX_LAG_MS
-    step = 10 ** (len(str(int(lag_ms))) - 2)
+    step: int = 10 ** (len(str(int(lag_ms))) - 2)  # lag_ms > 1000, so a whole power of ten
     return round(lag_ms / step) * step
 
 

@@ -15,6 +15,7 @@ from the sender, and must not turn a few bytes into hours of recording.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 from streaming.audio import mulaw
 from streaming.audio.lag import LagHistogram
 from streaming.audio.protocol import CONFERENCE, PARTICIPANT, PERSPECTIVES, Media
-from streaming.audio.sequencer import PER_SOCKET, UNDETERMINED, SocketSequencer
+from streaming.audio.sequencer import PER_SOCKET, UNDETERMINED, Out, SocketSequencer
 from streaming.audio.taps import TapChunk, TapQueue
 from streaming.audio.wav import LEFT, RIGHT, SAMPLE_RATE, StereoWavWriter
 
@@ -69,7 +70,7 @@ class Track:
     recent_positions: dict[int, int] = field(default_factory=dict)  # latest: seq → frame index
     first_positions: dict[int, int] = field(default_factory=dict)  # first frames: seq → index
     released_count: int = 0
-    waiting: list = field(default_factory=list)  # releases held until the offset is known
+    waiting: list[Out] = field(default_factory=list)  # releases held until the offset is known
     frame_bytes: int = mulaw.USUAL_FRAME_BYTES
     frames_received: int = 0
     frames_written: int = 0
@@ -284,13 +285,15 @@ class CallPipeline:
         return self.stats()
 
     # --- taps -------------------------------------------------------------------------------
-    def subscribe(self, *, maxsize: int | None = None, on_item=None) -> TapQueue:
+    def subscribe(
+        self, *, maxsize: int | None = None, on_item: Callable[[], None] | None = None
+    ) -> TapQueue:
         queue = TapQueue(maxsize=maxsize or self.config.tap_queue_size, on_item=on_item)
         self.taps.append(queue)
         return queue
 
     # --- placing ----------------------------------------------------------------------------
-    def _place_all(self, out: list, now: float | None) -> None:
+    def _place_all(self, out: list[Out], now: float | None) -> None:
         for entry in out:
             track = self.tracks[entry.perspective]
             if track.base_sequence is None:
@@ -304,7 +307,7 @@ class CallPipeline:
                     continue
             self._place_one(track, entry, now)
 
-    def _place_one(self, track: Track, entry, now: float | None) -> None:
+    def _place_one(self, track: Track, entry: Out, now: float | None) -> None:
         start = track.next_sample
         if entry.item is None:
             self._place_gap(track, entry, now)
@@ -323,7 +326,7 @@ class CallPipeline:
         if self.taps:
             self._tap(track.perspective, start, payload, length)
 
-    def _place_gap(self, track: Track, entry, now: float | None) -> None:
+    def _place_gap(self, track: Track, entry: Out, now: float | None) -> None:
         """Lost frames: silence of the usual frame length each (nothing is written: the
         writer's audio is silent where nothing was placed), as far as the clock allows."""
         start = track.next_sample
@@ -356,8 +359,16 @@ class CallPipeline:
     def _decide(self, track: Track, now: float | None, *, force: bool) -> None:
         """Find a later leg's offset from the other leg, then place what it waited with."""
         reference = next(t for t in self.tracks.values() if t.placed and t is not track)
+        # A waiting leg had its first release numbered; a placed one has an offset too.
+        assert track.base_sequence is not None
+        assert reference.base_sequence is not None
+        assert reference.offset_frames is not None
         per_socket = track.feed is not None and track.feed.sequencer.mode == PER_SOCKET
-        waited = now is not None and now - track.first_arrival >= self.config.window_seconds
+        waited = (
+            now is not None
+            and track.first_arrival is not None
+            and now - track.first_arrival >= self.config.window_seconds
+        )
         frame_seconds = track.frame_bytes / SAMPLE_RATE
         if not (force or waited or len(track.waiting) >= PAIRING_FRAMES):
             offset = self._offset_at_once(track, reference, per_socket, frame_seconds)
@@ -382,12 +393,16 @@ class CallPipeline:
                 (sequence - reference.base_sequence, at)
                 for sequence, at in reference.first_arrivals.items()
             ]
-        own = [(i, at) for i, at in own if at is not None and 0 <= i <= START_INDEX_LIMIT]
-        others = [(i, at) for i, at in others if at is not None and 0 <= i <= START_INDEX_LIMIT]
-        if _arrives_in_real_time(others, frame_seconds) and own:
+        own_known = [(i, at) for i, at in own if at is not None and 0 <= i <= START_INDEX_LIMIT]
+        others_known = [
+            (i, at) for i, at in others if at is not None and 0 <= i <= START_INDEX_LIMIT
+        ]
+        if _arrives_in_real_time(others_known, frame_seconds) and own_known:
             # A frame cannot arrive before it is sent: each leg's earliest "arrival minus
             # position" is its start, to within its least-delayed frame.
-            delta = _earliest_start(own, frame_seconds) - _earliest_start(others, frame_seconds)
+            delta = _earliest_start(own_known, frame_seconds) - _earliest_start(
+                others_known, frame_seconds
+            )
             offset = reference.offset_frames + round(delta / frame_seconds)
         elif per_socket:
             offset = self._offset_by_interleaving(track, reference)
@@ -410,6 +425,9 @@ class CallPipeline:
         """The usual case needs no waiting: this leg's first frame arrived together (within
         half a frame) with the other leg's frame sent at the same moment."""
         first = track.base_sequence
+        assert first is not None  # see _decide
+        assert reference.base_sequence is not None
+        assert reference.offset_frames is not None
         arrived = track.first_arrivals.get(first)
         if arrived is None:
             return None
@@ -427,13 +445,17 @@ class CallPipeline:
         """One counter for the socket: the other leg's frame sent in the same 20 ms sits just
         before or just after this leg's first frame."""
         first = track.base_sequence
+        assert first is not None  # see _decide
+        assert reference.offset_frames is not None
         before = reference.recent_positions.get(first - 1, reference.first_positions.get(first - 1))
         after = reference.recent_positions.get(first + 1, reference.first_positions.get(first + 1))
         arrived = track.recent_arrivals.get(first, track.first_arrival)
         if before is None and after is None:
             return reference.offset_frames + max(0, reference.released_count - 1)
         if before is None or after is None:
-            return reference.offset_frames + (before if before is not None else after)
+            known = before if before is not None else after
+            assert known is not None  # not both: handled above
+            return reference.offset_frames + known
         # Both neighbours known. Sent in real time, the same-moment frame arrives with ours and
         # the other a frame apart; sent in a burst, the leg heard first is taken to send first.
         at_before = reference.recent_arrivals.get(first - 1)

@@ -129,7 +129,8 @@ def _media(obj: dict[str, Any]) -> Media:
 
 
 def _secret_field(obj: dict[str, Any]) -> str | None:
-    for source in (obj, obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}):
+    metadata = obj.get("metadata")
+    for source in (obj, metadata if isinstance(metadata, dict) else {}):
         for key in SECRET_FIELDS:
             value = source.get(key)
             if isinstance(value, str) and value:

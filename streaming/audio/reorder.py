@@ -99,7 +99,7 @@ class ReorderBuffer(Generic[T]):
             return []
         counters.received += 1
         max_seen = self.max_seen
-        released: list[Release[T]] = []
+        released = []
         # The last number known: the highest seen, or the one before a continued numbering.
         if max_seen is not None:
             last = max_seen
@@ -121,6 +121,7 @@ class ReorderBuffer(Generic[T]):
             self.max_seen = sequence
         self.pending[sequence] = (item, now)
         if self._holding:
+            assert self._hold_started is not None  # set by _start whenever it holds
             if self.max_seen - min(self.pending) < self.window and (
                 now - self._hold_started < self.window_seconds
             ):
@@ -158,6 +159,7 @@ class ReorderBuffer(Generic[T]):
         if not self.pending:
             return []
         if self._holding:
+            assert self._hold_started is not None  # set by _start whenever it holds
             if now - self._hold_started < self.window_seconds:
                 return []
             self._end_hold()
@@ -185,7 +187,7 @@ class ReorderBuffer(Generic[T]):
         return len(self.pending)
 
     # --- internals --------------------------------------------------------------------------
-    def _restart_candidate(self, sequence: int, item: T, now: float) -> list:
+    def _restart_candidate(self, sequence: int, item: T, now: float) -> list[tuple[int, T, float]]:
         """Three contiguous numbers far behind mean a restarted numbering, not stragglers."""
         run = self._restart_run
         if run and sequence != run[-1][0] + 1:
@@ -215,6 +217,7 @@ class ReorderBuffer(Generic[T]):
         out: list[Release[T]] = []
         pending = self.pending
         next_sequence = self.next_sequence
+        assert next_sequence is not None  # known once no longer holding for the base
         # Missing numbers up to here are gaps: a window behind the highest seen, or ``through``.
         limit = self.max_seen - self.window if self.max_seen is not None else None
         if through is not None and (limit is None or through > limit):

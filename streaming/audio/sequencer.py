@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streaming.audio.protocol import CONFERENCE, PARTICIPANT, PERSPECTIVES
-from streaming.audio.reorder import Counters, ReorderBuffer
+from streaming.audio.reorder import Counters, Release, ReorderBuffer
 
 UNDETERMINED = "undetermined"
 PER_PERSPECTIVE = "per_perspective"
@@ -67,8 +67,8 @@ class SocketSequencer:
         self.counters: dict[str, Counters] = {p: Counters() for p in PERSPECTIVES}
         self.first_sequence: dict[str, int] = {}
         self.last_sequence: dict[str, int] = {}
-        self._buffers: dict[str, ReorderBuffer] = {}
-        self._global: ReorderBuffer | None = None
+        self._buffers: dict[str, ReorderBuffer[Any]] = {}
+        self._global: ReorderBuffer[Any] | None = None
         # who sent each recent number of a shared counter (made when the counter is)
         self._owners: list[tuple[int, str] | None] = []
         self._final_socket_sequence: int | None = None
@@ -104,10 +104,12 @@ class SocketSequencer:
         if mode == PER_SOCKET:
             self._owners[sequence % _OWNERS] = (sequence, perspective)
             counters = self.counters[perspective]
-            if self._global.take_next(sequence, counters):
+            global_buffer = self._global
+            assert global_buffer is not None  # made with the per-socket mode
+            if global_buffer.take_next(sequence, counters):
                 self._released_real[perspective] += 1
                 return [Out(perspective, sequence, item)]
-            releases = self._global.push(sequence, item, now, counters)
+            releases = global_buffer.push(sequence, item, now, counters)
             return self._from_global(releases)
         return self._push_undetermined(perspective, sequence, item, now)
 
@@ -157,7 +159,7 @@ class SocketSequencer:
         return total + (self._global.held if self._global is not None else 0)
 
     # --- per perspective --------------------------------------------------------------------
-    def _buffer(self, perspective: str) -> ReorderBuffer:
+    def _buffer(self, perspective: str) -> ReorderBuffer[Any]:
         buffer = self._buffers.get(perspective)
         if buffer is None:
             last = self.continue_from.get(perspective)
@@ -175,7 +177,7 @@ class SocketSequencer:
             perspective, buffer.push(sequence, item, now, self.counters[perspective])
         )
 
-    def _own_out(self, perspective: str, releases: list) -> list[Out]:
+    def _own_out(self, perspective: str, releases: list[Release[Any]]) -> list[Out]:
         counters = self.counters[perspective]
         out = []
         for release in releases:
@@ -218,12 +220,14 @@ class SocketSequencer:
     def _conclusive(self) -> bool:
         """Has the first leg numbered past the second leg's first frame? Only then does the
         absence of its numbers between the second leg's say how the socket counts."""
+        assert self._detecting is not None  # called only while detecting
         low = min(self._seen[self._detecting])
         return any(s > low for s in self._seen[_other(self._detecting)])
 
     def _decide(self, now: float | None) -> list[Out]:
         """Per socket when the legs' numbers are disjoint yet interleave (the old leg used the
         numbers between the new leg's); otherwise each leg counts on its own."""
+        assert self._detecting is not None  # called only while detecting
         new_seen = self._seen[self._detecting]
         old_seen = self._seen[_other(self._detecting)]
         low, high = min(new_seen), max(new_seen)
@@ -240,6 +244,7 @@ class SocketSequencer:
         for buffer in self._buffers.values():
             buffer.window = self.window_frames
         held, self._held, new = self._held, [], self._detecting
+        assert new is not None  # called only while detecting
         self._detecting = None
         out: list[Out] = []
         for sequence, item, arrived in held:
@@ -252,13 +257,14 @@ class SocketSequencer:
         (old,) = [p for p in self._buffers if p != self._detecting]
         old_buffer = self._buffers.pop(old)
         self._owners = [None] * _OWNERS
-        global_buffer = ReorderBuffer(
+        global_buffer: ReorderBuffer[Any] = ReorderBuffer(
             window=self.window_frames * 2,
             window_seconds=self.window_seconds,
             next_sequence=old_buffer.next_sequence,
         )
         self._global = global_buffer
         new = self._detecting
+        assert new is not None  # called only while detecting
         self._detecting = None
         already_counted = Counters()
         arrivals = [
@@ -283,7 +289,7 @@ class SocketSequencer:
         entry = self._owners[sequence % _OWNERS]
         return entry[1] if entry is not None and entry[0] == sequence else None
 
-    def _from_global(self, releases: list) -> list[Out]:
+    def _from_global(self, releases: list[Release[Any]]) -> list[Out]:
         out = []
         for release in releases:
             sequence = release.sequence
@@ -317,6 +323,8 @@ class SocketSequencer:
             self.counters[live[0]].gaps += rest
         else:
             before2, before1 = self._owner(first), self._owner(first + 1)
+            assert before2 is not None  # both given just above
+            assert before1 is not None
             leg = before2 if before2 != before1 else _other(before1)
             legs = (leg, _other(leg))
             for offset, perspective in enumerate(legs):

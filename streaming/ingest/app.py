@@ -177,8 +177,10 @@ class IngestConnection:
     def _handshake_call_key(self) -> tuple[str, str] | None:
         """The call this socket says it will join, when its profile is already verified (only
         then may it keep the call from ending while it comes)."""
+        assert self.handshake is not None  # set by _admit
         params = self.handshake.params
         decision = self.decision
+        assert decision is not None
         if not params.get("callId") or not (decision.secret_verified and decision.profile_id):
             return None
         return (params["callId"], params.get("sessionId", ""))
@@ -238,6 +240,7 @@ class IngestConnection:
             self._speed_window_bytes += len(event.payload)
             self.last_media = now
             live = self.live
+            assert live is not None  # set with the feed
             live.last_media = now
             try:
                 live.pipeline.media(self.feed, event, now)
@@ -294,6 +297,8 @@ class IngestConnection:
             self._error("metadata_trimmed", "Start metadata over the limits was cut")
         secret = start.secret or self.connected_secret
         decision = self.decision
+        assert decision is not None  # set by _admit
+        assert self.handshake is not None
         if not (decision.secret_verified and decision.profile_id is not None):
             decision = await in_db_thread(ingest_authorize_start)(
                 handshake=self.handshake,
@@ -360,6 +365,7 @@ class IngestConnection:
     ) -> tuple[str, str, int] | None:
         """Why this socket may not join (or start) the call: (kind, reason, close code)."""
         config = self.config
+        assert self.decision is not None  # set by _admit, then by _start
         profile_id = self.decision.profile_id
         if live is not None:
             if live.profile_id != profile_id:
@@ -386,7 +392,11 @@ class IngestConnection:
             if ending.profile_id != profile_id:
                 return ("other_profile", OTHER_PROFILE, CLOSE_POLICY)
         limit = config.max_calls_per_profile
-        if limit and self.runtime.calls_by_profile.get(profile_id, 0) >= limit:
+        if (
+            limit
+            and profile_id is not None
+            and self.runtime.calls_by_profile.get(profile_id, 0) >= limit
+        ):
             return (
                 "too_many_calls",
                 f"streaming profile {profile_id} has {limit} live calls here (the limit)",
@@ -426,6 +436,7 @@ class IngestConnection:
             call_id=start.call_id, session_id=start.session_id, started=started
         )
         pipeline = CallPipeline(path=path, config=self.config.pipeline)
+        assert self.decision is not None  # set by _start
         live = LiveCall(
             key=key,
             call_pk=None,
@@ -456,6 +467,7 @@ class IngestConnection:
     ) -> None:
         if after is not None:  # its final record first, then this one "live again"
             await after.ended.wait()
+        assert self.handshake is not None  # set by _admit
         try:
             result = await in_db_thread(call_start)(
                 ringcx_call_id=start.call_id,
@@ -494,6 +506,7 @@ class IngestConnection:
             self._error("stop_before_start", "Stop before Start")
             return False
         live = self.live
+        assert live is not None  # set with the feed
         # Bounded as it grows: a socket may send any number of Stops.
         live.stop_metadata = storable_json({**live.stop_metadata, **stop.metadata})[0]
         live.pipeline.stop(self.feed, stop.perspective)
@@ -528,6 +541,7 @@ class IngestConnection:
             feed is not None
             and not self.finished_sending
             and now - self.last_media > config.media_timeout
+            and self.live is not None  # (set with the feed)
             and len(self.live.connections) > 1  # alone, the call's own timeout ends it
         ):
             # The call goes on through its other sockets; this one says nothing.

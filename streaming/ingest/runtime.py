@@ -102,6 +102,7 @@ class LiveCall:
 
     @property
     def group(self) -> str:
+        assert self.call_pk is not None  # read once the call row is written
         return call_group_name(self.call_pk)
 
 

@@ -22,6 +22,7 @@ import asyncio
 import collections
 import logging
 import signal
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -73,7 +74,9 @@ def scope_for(request: Request, transport: asyncio.Transport) -> dict[str, Any]:
     }
 
 
-def plain_response(status: int, body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> Response:
+def plain_response(
+    status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> Response:
     response_headers = Headers()
     for name, value in headers:
         if name.lower() != b"content-length":
@@ -94,6 +97,7 @@ class IngestSocket(asyncio.Protocol):
 
     def __init__(self, server: IngestServer) -> None:
         self.server = server
+        assert server.loop is not None  # sockets come only once the server started
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.protocol = ServerProtocol(max_size=server.max_size)
@@ -137,11 +141,13 @@ class IngestSocket(asyncio.Protocol):
         more from it until it does, or a client pinging and never reading fills our memory."""
         self._write_paused = True
         if not self.lost:
+            assert self.transport is not None  # connection_made came first
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
         if not self.lost and not self._paused:
+            assert self.transport is not None  # connection_made came first
             self.transport.resume_reading()
 
     def eof_received(self) -> bool:
@@ -180,6 +186,7 @@ class IngestSocket(asyncio.Protocol):
             self._respond(response)
             return
         self._response = response
+        assert self.transport is not None  # the request came through it
         self.connection = IngestConnection(
             scope_for(request, self.transport), None, self._send, get_runtime()
         )
@@ -187,6 +194,7 @@ class IngestSocket(asyncio.Protocol):
 
     async def _decide(self) -> None:
         connection = self.connection
+        assert connection is not None  # made with the task
         try:
             accepted = await connection.open()
         except Exception:
@@ -277,9 +285,11 @@ class IngestSocket(asyncio.Protocol):
             self._backlog.append(data)
             if len(self._backlog) >= BACKLOG_PAUSE and not self._paused:
                 self._paused = True
+                assert self.transport is not None  # it delivered the data
                 self.transport.pause_reading()
             return
         connection = self.connection
+        assert connection is not None  # opened sockets have one
         try:
             pending = connection.on_message(data)
         except Exception:
@@ -291,6 +301,8 @@ class IngestSocket(asyncio.Protocol):
     async def _await(self, pending) -> None:
         """Finish a Start or Stop, then the messages that waited for it, in order."""
         connection = self.connection
+        assert connection is not None  # opened sockets have them
+        assert self.transport is not None
         try:
             done = await pending
             backlog = self._backlog
@@ -319,6 +331,7 @@ class IngestSocket(asyncio.Protocol):
         if self._paused and not self.lost:  # read on, so the closing handshake can finish
             self._paused = False
             if not self._write_paused:
+                assert self.transport is not None  # pausing needed it
                 self.transport.resume_reading()
         if self.connection is not None and self.opened:
             self.server.spawn(self._end())
@@ -326,6 +339,7 @@ class IngestSocket(asyncio.Protocol):
             self.transport.close()
 
     async def _end(self) -> None:
+        assert self.connection is not None  # spawned only for a socket with one
         try:
             await self.connection.ended()
         except Exception:
@@ -371,6 +385,7 @@ class IngestServer:
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine) -> asyncio.Task:
+        assert self.loop is not None  # set by start
         task = self.loop.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -386,6 +401,7 @@ class IngestServer:
     async def serve_forever(self, host: str, port: int) -> None:
         server = await self.start(host, port)
         stop = asyncio.Event()
+        assert self.loop is not None  # set by start
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, stop.set)
         logger.info("ingest (websockets) listening on ws://%s:%d/", host, port)

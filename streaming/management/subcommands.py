@@ -108,7 +108,7 @@ def validation_messages(exc: ValidationError, labels: dict[str, str] | None = No
     labels = labels or {}
     if not hasattr(exc, "error_dict"):
         return "; ".join(exc.messages)
-    lines = []
+    lines: list[str] = []
     for name, messages in exc.message_dict.items():
         prefix = "" if name == "__all__" else f"{labels.get(name, name)}: "
         lines.extend(f"{prefix}{message}" for message in messages)

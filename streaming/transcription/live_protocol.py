@@ -376,7 +376,11 @@ def _integer(data: dict[str, Any], name: str, low: int, high: int) -> int:
 
 def _seconds(data: dict[str, Any], name: str) -> float:
     value = data.get(name)
-    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+    if (
+        (type(value) is not int and type(value) is not float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_SECONDS
+    ):
         raise ProtocolError(f"{name!r} must be a time in seconds")
     return float(value)
 

@@ -132,6 +132,7 @@ class UtteranceSegmenter:
         keep = max(0, len(audio) - max(0, trailing_silence))
         audio = audio[:keep]
         start = self._speech_start
+        assert start is not None  # closed only while in speech
         voiced = self._voiced
         self._history = np.zeros(0, dtype=np.float32)
         self._speech, self._speech_start, self._speech_samples = [], None, 0
@@ -154,6 +155,7 @@ class UtteranceSegmenter:
         """The utterance still being spoken, for a partial result."""
         if not self.in_speech:
             return None
+        assert self._speech_start is not None  # in speech
         audio = np.concatenate(self._speech)
         return Utterance(
             index=self.index + 1,

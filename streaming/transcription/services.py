@@ -315,10 +315,10 @@ def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, An
                         for w in line.get("words") or ()
                     ),
                 )
-                segment = segment_without_repeats(segment)  # the worker checked; so do we
-                if segment is None:
+                kept = segment_without_repeats(segment)  # the worker checked; so do we
+                if kept is None:
                     continue
-                (segment,) = transcript_redact([segment])
+                (segment,) = transcript_redact([kept])
                 speaker = Speaker.AGENT if line["speaker"] == Speaker.AGENT else Speaker.CALLER
                 rows.append(_segment_row(transcript, int(line["seq"]), speaker, segment))
             TranscriptSegment.objects.bulk_create(rows, ignore_conflicts=True)

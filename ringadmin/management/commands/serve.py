@@ -229,6 +229,7 @@ class Command(BaseCommand):
         exit_code = 0
         while not stopping:
             for child in children:
+                assert child.process is not None  # all started above
                 code = child.process.poll()
                 if code is None or child.gone:
                     continue
@@ -289,10 +290,12 @@ class Command(BaseCommand):
     def _stop_all(self, children: list[Child]) -> None:
         self.stdout.write("stopping…")
         for child in children:
+            assert child.process is not None  # all started before
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for child in children:
+            assert child.process is not None
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 child.process.wait(timeout=remaining)

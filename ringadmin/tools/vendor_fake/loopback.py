@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from types import TracebackType
 from typing import BinaryIO, Self
 
 
-def read_chunked(rfile: BinaryIO) -> bytes:
+def read_chunked(rfile: BinaryIO | BufferedIOBase) -> bytes:
     """A ``Transfer-Encoding: chunked`` request body, its trailers read and dropped."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size = int(rfile.readline().split(b";")[0].strip() or b"0", 16)
         if size == 0:

@@ -308,7 +308,7 @@ def presence(state: FakeState, request: Request, account: str) -> Response:
 
 def _active_call(call: seed.Call, sip: bool) -> dict[str, Any]:
     party = call.agent_party
-    active = {
+    active: dict[str, Any] = {
         "id": f"{call.telephony_session_id}-call",
         "direction": call.direction,
         "from": party.from_["phoneNumber"],

@@ -7,6 +7,7 @@ import math
 import secrets
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from . import seed
@@ -35,6 +36,8 @@ class PlatformState:
     calls: dict[str, seed.Call]
     supervisors: dict[str, str]
     supervisor_parties: dict[tuple[str, str], dict[str, Any]]
+    now: Callable[[], float]  # FakeState's clock
+    notify: Callable[..., dict[str, Any]]  # SubscriptionState's
 
     def issue_platform_tokens(self) -> dict[str, Any]:
         with self.lock:

@@ -7,6 +7,7 @@ import math
 import secrets
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .config import FakeConfig
@@ -22,6 +23,7 @@ class RingCXState:
     ringcx_exchange_hits: deque[float]
     tokens_issued: int
     media_products: dict[tuple[str, str, int], dict[str, Any]]
+    now: Callable[[], float]  # FakeState's clock
 
     def issue_ringcx_tokens(self, *, include_refresh: bool) -> dict[str, str]:
         with self.lock:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from . import control_api, platform_api, ringcx_api, seed
@@ -200,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=self._read_body(),
         )
-        fake = self.server.fake
+        fake = cast("FakeRingCentral", self.server.fake)  # the only fake this handler serves
         try:
             response = respond(fake.state, request)
         except Exception:

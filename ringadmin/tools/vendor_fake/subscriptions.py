@@ -7,6 +7,7 @@ import re
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ class SubscriptionState:
     sequences: dict[str, int]
     deliveries: deque[dict[str, Any]]
     sink: deque[dict[str, Any]]
+    now: Callable[[], float]  # FakeState's clock
+    _forget_call: Callable[[str], None]  # PlatformState's
 
     def resolve_filter(self, event_filter: Any) -> str:
         """An event filter with ``~`` replaced by ids, as RingCentral echoes it."""

@@ -60,7 +60,7 @@ def call_as_dict(call: Call) -> dict[str, Any]:
                 "model": t.model,
                 "status": t.status,
                 "progress": t.progress,
-                "segments": t.segment_count,
+                "segments": t.segment_count,  # type: ignore[attr-defined]  # with_transcripts
                 "error": t.error,
             }
             for t in call.transcripts.all()
@@ -181,7 +181,7 @@ class Command(SubcommandsCommand):
             f"  recording   {call.recording_path or '-'}",
             *(
                 f"  transcript  {t.get_kind_display().lower()}: {t.engine} ({t.model}), "
-                f"{t.get_status_display().lower()}, {t.segment_count} turn(s)"
+                f"{t.get_status_display().lower()}, {t.segment_count} turn(s)"  # type: ignore[attr-defined]
                 + (f", {t.error}" if t.error else "")
                 for t in call.transcripts.all()
             ),

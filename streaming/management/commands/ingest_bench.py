@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -80,7 +81,9 @@ class Command(BaseCommand):
             else {"duration": 10.0, "start_calls": 50, "max_calls": 1000, "rounds": 10,
                   "flood_calls": 100, "flood_duration": 10.0, "time_budget": 3600.0}
         )  # fmt: skip
-        chosen = {k: options[k] if options.get(k) is not None else v for k, v in defaults.items()}
+        chosen: dict[str, Any] = {
+            k: options[k] if options.get(k) is not None else v for k, v in defaults.items()
+        }
         work_dir = options["work_dir"]
         temporary = work_dir is None
         if temporary:

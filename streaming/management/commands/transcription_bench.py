@@ -188,11 +188,13 @@ class Command(BaseCommand):
             worker_cpu=options["worker_cpu"],
             log=self._say,
         )
+        p50 = best.percentile(50) if best else None
+        p95 = best.percentile(95) if best else None
         return {
             "target_p95_seconds": options["target_p95"],
             "calls_per_worker_core": best.calls if best else 0,
-            "p50_seconds": round(best.percentile(50), 3) if best else None,
-            "p95_seconds": round(best.percentile(95), 3) if best else None,
+            "p50_seconds": None if p50 is None else round(p50, 3),
+            "p95_seconds": None if p95 is None else round(p95, 3),
             "rounds": [
                 {
                     "calls": r.calls,

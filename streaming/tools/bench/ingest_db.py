@@ -46,7 +46,7 @@ def create_profile(profile: Mapping[str, Any] = PROFILE) -> str | None:
     return (existing or streaming_profile_create(**profile)).secret
 
 
-def poll_calls(*, prefix: str, expected: int, timeout: float) -> list[dict[str, Any]]:
+def poll_calls(*, prefix: str, expected: int, timeout: float) -> Sequence[Mapping[str, Any]]:
     """The calls whose RingCX id starts with ``prefix``, once ``expected`` of them are there
     and none is live (calls are finalized a few seconds after their Stop), or as they are
     when ``timeout`` seconds have passed."""

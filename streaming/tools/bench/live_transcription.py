@@ -79,7 +79,7 @@ async def drive(
     pauses = quiet_points(left, right)
     length = len(left)
     offsets = [
-        min(pauses, key=lambda p, i=i: abs(p - i * length // calls)) if pauses else 0
+        min(pauses, key=lambda p: abs(p - i * length // calls)) if pauses else 0
         for i in range(calls)
     ]
     reader, writer = await wire.connect(wire.Endpoint("tcp", host="127.0.0.1", port=port))

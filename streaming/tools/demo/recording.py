@@ -58,10 +58,9 @@ def demo_recording_write(
         if index % TICK_FRAMES == TICK_FRAMES - 1:
             pipeline.tick(now)
     # One Stop per perspective, as RingCX ends a call.
-    stop_text = json.dumps({"event": "Stop", "metadata": {"duration": frames * FRAME_SECONDS}})
+    stop = parse(json.dumps({"event": "Stop", "metadata": {"duration": frames * FRAME_SECONDS}}))
+    assert isinstance(stop, Stop)
     for _ in payloads:
-        stop = parse(stop_text)
-        assert isinstance(stop, Stop)
         pipeline.stop(feed, stop.perspective)
     stats = pipeline.close()
     return DemoRecording(

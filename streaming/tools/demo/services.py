@@ -14,11 +14,12 @@ from django.utils import timezone
 from ringadmin.calls.models import Call, CallStatus
 from streaming.ingest.owner import this_process_owner
 from streaming.ingest.runtime import recording_path_for
+from streaming.models import StreamingProfile
 from streaming.services import call_finalize, call_start
 from streaming.tools.demo.recording import AUDIO_DIR, demo_recording_write
 
 # The demo streaming profile's product; the demo calls came through it.
-DEMO_PRODUCT = {
+DEMO_PRODUCT: dict[str, Any] = {
     "product_type": "QUEUE",
     "product_id": 1234,
     "sub_account_id": "99990001",
@@ -86,6 +87,12 @@ def _metadata(spec: DemoCall) -> dict[str, Any]:
     }
 
 
+def _demo_profile_id() -> int:
+    """The demo calls came through the demo profile (``demo_setup`` creates it first)."""
+    identity = {k: DEMO_PRODUCT[k] for k in ("product_type", "product_id", "sub_account_id")}
+    return StreamingProfile.objects.values_list("pk", flat=True).get(**identity)
+
+
 def _demo_call_record(*, spec: DemoCall, call: Call | None, started_at: datetime) -> Call:
     path = Path(
         recording_path_for(call_id=spec.call_id, session_id=DEMO_SESSION, started=started_at)
@@ -102,6 +109,7 @@ def _demo_call_record(*, spec: DemoCall, call: Call | None, started_at: datetime
             call = call_start(
                 ringcx_call_id=start.call_id,
                 session_id=start.session_id,
+                profile_id=_demo_profile_id(),
                 metadata=start.metadata,
                 handshake={},
                 owner=this_process_owner(),

@@ -100,7 +100,7 @@ def load_wav(path: str | Path) -> StereoAudio:
     raw = data[: frames * block_align]
     width = block_align // channels
     if tag == 7 and width == 1:
-        pcm = mulaw_decode(raw).astype(np.int32)
+        pcm: np.ndarray = mulaw_decode(raw).astype(np.int32)
     elif tag == 1 and width == 1:
         pcm = (np.frombuffer(raw, np.uint8).astype(np.int32) - 128) << 8
     elif tag == 1 and width == 2:

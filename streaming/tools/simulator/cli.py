@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from io import TextIOBase
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -111,7 +112,9 @@ def config_from_options(options: Mapping[str, Any]) -> SimulationConfig:
     )
 
 
-def run_from_options(options: Mapping[str, Any], *, stdout: TextIO) -> SimulationReport:
+def run_from_options(
+    options: Mapping[str, Any], *, stdout: TextIO | TextIOBase
+) -> SimulationReport:
     """Run the simulation the options describe and print its report; used by both CLIs."""
     config = config_from_options(options)
     report = asyncio.run(simulate(config))

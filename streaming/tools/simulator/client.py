@@ -130,7 +130,7 @@ class _CallRun:
         }
         headers: dict[str, str] = {}
         place = config.secret_in if config.secret is not None else "none"
-        if place == "query":
+        if place == "query" and config.secret is not None:
             params["secret"] = config.secret
         if place == "header":
             headers["Authorization"] = f"Bearer {config.secret}"

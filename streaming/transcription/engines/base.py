@@ -117,7 +117,7 @@ def transcribe_stereo(
     progress: ProgressCallback | None = None,
 ) -> StereoResult:
     """Both channels with any engine: in one request where the engine can, else one by one."""
-    if isinstance(engine, StereoEngine) and hasattr(engine, "transcribe_stereo"):
+    if isinstance(engine, StereoEngine):  # (the protocol check includes transcribe_stereo)
         return engine.transcribe_stereo(left, right, progress=progress)
     total = max(1, len(left) + len(right))
 

@@ -37,7 +37,7 @@ def _load_av(av: Any, path: Path) -> tuple[np.ndarray, int]:
             stream = container.streams.audio[0]
             rate = stream.codec_context.sample_rate
             resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-            chunks = []
+            chunks: list[np.ndarray] = []
             for frame in container.decode(stream):
                 chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
             chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
