@@ -8,11 +8,19 @@ from django.utils.html import format_html, format_html_join
 
 from ringadmin.admin_readonly import ReadOnlyAdminMixin
 from ringadmin.calls.models import Call
-from ringadmin.calls.stream_stats import PERSPECTIVE_FIELDS, stats_mapping, stats_perspectives
+from ringadmin.calls.stream_stats import (
+    SECTIONS,
+    compact,
+    perspective_columns,
+    section_items,
+    stats_mapping,
+    stats_perspectives,
+    unknown_items,
+)
 
-PERSPECTIVE_COLUMNS = tuple((key, heading) for key, heading, _ in PERSPECTIVE_FIELDS)
-RECORDING_KEYS = ("format", "channels", "sample_rate", "seconds", "bytes")
 NO_STATS = "No stream statistics (a demo call, or nothing received yet)."
+# Headings of stream_stats' call-wide sections on the page (others: their key).
+SECTION_LABELS = {"taps": "live listeners", "lag_ms": "lag (ms)"}
 
 CALL_FIELDS = (
     "ringcx_call_id",
@@ -38,12 +46,10 @@ STREAM_FIELDS = ("recording_path", "stream_summary", "stream_perspectives")
 
 def stream_perspective_rows(stats: Any) -> list[tuple[str, ...]]:
     """One row per perspective (``Participant``, ``Conference``…), cells in column order."""
+    columns = perspective_columns(stats)
     return [
-        (
-            str(name),
-            *("" if v.get(key) is None else str(v.get(key)) for key, _ in PERSPECTIVE_COLUMNS),
-        )
-        for name, v in stats_perspectives(stats).items()
+        (str(name), *(compact(values.get(key)) for key, _ in columns))
+        for name, values in stats_perspectives(stats).items()
     ]
 
 
@@ -58,20 +64,17 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
         items.append(("sockets", str(stats["sockets"])))
     errors = stats_mapping(stats, "errors")
     items.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items()) or "none"))
-    recording = stats_mapping(stats, "recording")
-    if recording:
-        items.append(
-            (
-                "recording",
-                ", ".join(f"{k} {recording[k]}" for k in RECORDING_KEYS if k in recording),
+    for section in SECTIONS:
+        values = section_items(stats, section)
+        if values:
+            separator = ": " if section == "lag_ms" else " "
+            items.append(
+                (
+                    SECTION_LABELS.get(section, section),
+                    ", ".join(f"{k}{separator}{compact(v)}" for k, v in values),
+                )
             )
-        )
-    taps = stats_mapping(stats, "taps")
-    if "dropped" in taps:
-        items.append(("live listeners' dropped frames", str(taps["dropped"])))
-    lag = stats_mapping(stats, "lag_ms")
-    if lag:
-        items.append(("lag (ms)", ", ".join(f"{k}: {v}" for k, v in lag.items())))
+    items.extend((key, compact(value)) for key, value in unknown_items(stats))
     return items
 
 
@@ -124,8 +127,9 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         rows = stream_perspective_rows(obj.stream_stats)
         if not rows:
             return "-"
+        columns = perspective_columns(obj.stream_stats)
         head = format_html_join(
-            "", "<th>{}</th>", [("perspective",), *((label,) for _, label in PERSPECTIVE_COLUMNS)]
+            "", "<th>{}</th>", [("perspective",), *((label.long,) for _, label in columns)]
         )
         body = format_html_join(
             "",
