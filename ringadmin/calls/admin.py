@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IS_POPUP_VAR, InlineModelAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
@@ -78,9 +82,40 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
     return items
 
 
+@dataclass(frozen=True)
+class CallAction:
+    """An action on the list of calls that another app offers (e.g. "Re-transcribe")."""
+
+    name: str  # the form's value, unique among the call list's actions
+    function: Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Call]], Any]
+    description: str
+    allowed: Callable[[HttpRequest], bool]  # whether this request's user may run it
+
+
+@dataclass
+class CallAdminExtensions:
+    """What other apps add to the call admin, each from its own admin module: inlines shown
+    under the call and actions on the list. The core's ``CallAdmin`` stays the one registered,
+    so no app replaces another's additions."""
+
+    inlines: list[type[InlineModelAdmin]] = field(default_factory=list)
+    actions: dict[str, CallAction] = field(default_factory=dict)
+
+    def add_inline(self, inline: type[InlineModelAdmin]) -> None:
+        if inline not in self.inlines:  # an admin module imported twice adds nothing twice
+            self.inlines.append(inline)
+
+    def add_action(self, action: CallAction) -> None:
+        self.actions[action.name] = action
+
+
+call_admin_extensions = CallAdminExtensions()
+
+
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Calls are written by the ingest; admins look, they do not edit or delete."""
+    """Calls are written by the ingest; admins look, they do not edit or delete. Other apps
+    add inlines and actions through ``call_admin_extensions``."""
 
     list_display = (
         "ringcx_call_id",
@@ -102,6 +137,18 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "stream_summary",
         "stream_perspectives",
     )
+
+    def get_inlines(self, request: HttpRequest, obj: Call | None):
+        return (*super().get_inlines(request, obj), *call_admin_extensions.inlines)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable, str, str]]:
+        actions = super().get_actions(request)
+        if self.actions is None or IS_POPUP_VAR in request.GET:
+            return actions
+        for action in call_admin_extensions.actions.values():
+            if action.allowed(request):
+                actions[action.name] = (action.function, action.name, action.description)
+        return actions
 
     def get_fieldsets(self, request: HttpRequest, obj: Call | None = None):
         # Fields added to Call later land in "Raw data" rather than disappearing from the page.
