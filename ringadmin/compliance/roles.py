@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from django.apps import apps
+
 
 class Role(StrEnum):
     ADMIN = "Admins"
@@ -26,8 +28,9 @@ class Role(StrEnum):
         raise ValueError(f"unknown role {name!r}: choose one of {choices}")
 
 
-# Admins get every permission of these apps' models (present and future).
-ADMIN_APPS = ("calls", "streaming", "monitoring")
+# Admins get every permission of the models (present and future) of each app whose AppConfig
+# says ``admins_manage_models = True``: each app declares it, the core names none.
+ADMINS_MANAGE_ATTRIBUTE = "admins_manage_models"
 ADMIN_EXTRA = {
     "auth.add_user",
     "auth.change_user",
@@ -53,11 +56,21 @@ FORBIDDEN = {
 }
 
 
+def admin_apps() -> frozenset[str]:
+    """Labels of the apps whose models Admins manage, as the apps declare."""
+    return frozenset(
+        config.label
+        for config in apps.get_app_configs()
+        if getattr(config, ADMINS_MANAGE_ATTRIBUTE, False)
+    )
+
+
 def intended_permissions(role: Role, available: Iterable[str]) -> set[str]:
     """The permission names (``app_label.codename``) a role should hold, among those existing."""
     available = set(available)
     if role is Role.ADMIN:
-        wanted = {p for p in available if p.split(".", 1)[0] in ADMIN_APPS} | ADMIN_EXTRA
+        managed = admin_apps()
+        wanted = {p for p in available if p.split(".", 1)[0] in managed} | ADMIN_EXTRA
     elif role is Role.SUPERVISOR:
         wanted = set(SUPERVISOR_PERMISSIONS)
     else:
