@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ringadmin.logging import log_format_default, logging_config
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 ENV_FILE = env.str("RINGADMIN_ENV_FILE", default=str(BASE_DIR / ".env"))

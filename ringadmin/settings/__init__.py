@@ -1,0 +1,3 @@
+"""The project's settings (``DJANGO_SETTINGS_MODULE=ringadmin.settings``)."""
+
+from ringadmin.settings.base import *  # noqa: F403
