@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
 
 
 class Role(StrEnum):
@@ -96,10 +98,6 @@ def sync_roles_after_migrate(sender, using: str = "default", **kwargs) -> None:
     Django creates an app's permissions in that app's own post_migrate handler, which may run
     after ours; creating them all here first means one ``migrate`` is always enough.
     """
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
     if sender.label != "compliance":  # once per migrate run
         return
     for app_config in apps.get_app_configs():
