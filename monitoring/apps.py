@@ -6,3 +6,4 @@ class MonitoringConfig(AppConfig):
 
     name = "monitoring"
     verbose_name = "Call monitoring"
+    admins_manage_models = True  # Admins hold every permission of its models

@@ -1,5 +1,7 @@
-"""ringadmin: the project package and the shared core (calls, compliance, vendor clients)."""
+"""ringadmin: the project package and the shared core (calls, compliance, vendor clients).
 
-from ringadmin.celery import app as celery_app
-
-__all__ = ["celery_app"]
+Importing it imports nothing else: pure modules of the core (e.g. the stream statistics'
+layout) stay importable without Django or Celery. The Celery application is loaded by
+``RingadminConfig.ready`` in every Django process, and by ``celery -A ringadmin``, which finds
+``ringadmin.celery``.
+"""

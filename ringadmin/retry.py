@@ -4,18 +4,27 @@ Retry only failures that may pass (the caller names them), a bounded number of t
 an exponential backoff with jitter that is never shorter than the service's own
 ``Retry-After``. A task turns ``next_delay`` into its countdown; a command waits in the
 foreground with ``call_with_retries``. Both therefore behave the same for the same failure.
+Every task that calls a vendor (RingCentral, RingCX, a speech engine) uses
+``vendor_retry_policy``: the vendor error family's temporary failures, nothing else.
 """
 
 from __future__ import annotations
 
+import email.utils
 import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
+from ringadmin.vendors.errors import RETRYABLE
+
 T = TypeVar("T")
+# The longest wait a vendor's Retry-After can ask for: a larger number (or a date years
+# ahead) is a broken or hostile answer, and would overflow the task's countdown.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -40,12 +49,42 @@ class RetryPolicy:
         return delay if asked is None else max(delay, asked)
 
 
+def vendor_retry_policy(*, max_retries: int) -> RetryPolicy:
+    """The policy of every task that calls a vendor: rate limits and outages (``RETRYABLE``,
+    speech engines included) up to ``max_retries`` times, backoff from 5 s to 10 min with
+    jitter, never sooner than the vendor's Retry-After."""
+    return RetryPolicy(retryable=RETRYABLE, max_retries=max_retries)
+
+
 def retry_after_of(exc: BaseException) -> float | None:
-    """The wait a failure carries (a vendor's or an engine's ``Retry-After``), if any."""
+    """The wait a failure carries (``retry_after`` of ``RateLimited`` and ``Unavailable``, or
+    of any other exception that has one), if it is a usable number of seconds."""
     value = getattr(exc, "retry_after", None)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    return max(0.0, float(value))
+    return min(MAX_RETRY_AFTER_SECONDS, max(0.0, float(value)))
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """An HTTP ``Retry-After`` header as seconds (a number, or an HTTP date), at most
+    ``MAX_RETRY_AFTER_SECONDS``; None when absent or unreadable. The one parser of it, for
+    every vendor."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(tz=UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
 
 
 def call_with_retries(

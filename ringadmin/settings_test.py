@@ -4,11 +4,16 @@
 """
 
 import os
+import secrets
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ringadmin-test-var-"))
+# A directory of this run's own (made at start, like every directory the settings name).
+os.environ.setdefault(
+    "VAR_DIR", str(Path(tempfile.gettempdir()) / f"ringadmin-test-var-{secrets.token_hex(8)}")
+)
 os.environ.setdefault("LOG_FORMAT", "text")
 # A unique Redis prefix per test run, so two runs on one Redis never share keys.
 os.environ.setdefault("REDIS_KEY_PREFIX", f"ringadmin-test-{os.getpid()}")
@@ -27,7 +32,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Connections opened in worker threads (the ingest's database_sync_to_async) are closed after
 # each use, so none is left holding the test database when it is dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 # No live transcription worker runs under the unit tests (the live tests start their own), and
 # post-call transcription is switched on by the tests that exercise it.
 LIVE_TRANSCRIPTION = False

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from ringadmin.admin_readonly import ReadOnlyAdminMixin, ReadOnlyTabularInline
-from ringadmin.calls.admin import CallAdmin
+from ringadmin.calls.admin import CallAction, call_admin_extensions
 from ringadmin.calls.models import Call
 from ringadmin.logging import redact_mapping
 from streaming.models import (
@@ -458,20 +458,19 @@ class TranscriptInline(ReadOnlyTabularInline):
     show_change_link = True
 
 
-class CallWithTranscriptsAdmin(CallAdmin):
-    """The core's call admin, plus transcripts and the "Re-transcribe" action."""
-
-    inlines = (*CallAdmin.inlines, TranscriptInline)
-    actions = (*(CallAdmin.actions or ()), "retranscribe")  # type: ignore[misc]
-
-    @admin.action(description="Re-transcribe the selected calls", permissions=["retranscribe"])
-    def retranscribe(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
-        _retranscribe(request, list(queryset))
-
-    def has_retranscribe_permission(self, request: HttpRequest) -> bool:
-        return may_retranscribe(request)
+def retranscribe_calls(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Call]
+) -> None:
+    _retranscribe(request, list(queryset))
 
 
-if admin.site.is_registered(Call):
-    admin.site.unregister(Call)
-admin.site.register(Call, CallWithTranscriptsAdmin)
+# The call page shows its transcripts, and the list of calls offers "Re-transcribe".
+call_admin_extensions.add_inline(TranscriptInline)
+call_admin_extensions.add_action(
+    CallAction(
+        name="retranscribe",
+        function=retranscribe_calls,
+        description="Re-transcribe the selected calls",
+        allowed=may_retranscribe,
+    )
+)

@@ -6,3 +6,4 @@ class StreamingConfig(AppConfig):
 
     name = "streaming"
     verbose_name = "RingCX streaming"
+    admins_manage_models = True  # Admins hold every permission of its models

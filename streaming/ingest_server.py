@@ -1,10 +1,10 @@
 """Run the application server for the ingest: ``python -m streaming.ingest_server``.
 
 Before listening it recovers recordings that a previous process left interrupted. It serves
-``ringadmin.asgi:application`` (HTTP, the RingCX socket at ``/``, browser sockets) with daphne
-(default) or uvicorn (``--server uvicorn``). ``--server websockets`` serves the RingCX socket
-alone on the bare ``websockets`` library, the fastest under many concurrent calls: run it as
-a second process on its own port, next to a web server for pages and browser sockets.
+the project's ``ASGI_APPLICATION`` (HTTP, the RingCX socket at ``/``, browser sockets) with
+daphne (default) or uvicorn (``--server uvicorn``). ``--server websockets`` serves the RingCX
+socket alone on the bare ``websockets`` library, the fastest under many concurrent calls: run
+it as a second process on its own port, next to a web server for pages and browser sockets.
 
 daphne can only refuse a WebSocket handshake with 403; RingCX retries 5xx answers and not
 4xx, so an overloaded server must answer 503. This launcher teaches daphne the ASGI
@@ -237,7 +237,11 @@ def main(argv: list[str] | None = None) -> None:
                 file=sys.stderr,
             )
 
-    from ringadmin.asgi import application
+    from channels.routing import get_default_application
+
+    # The project's wiring names what is served (the setting), so streaming imports no other
+    # app; the ingest socket is the part of it that streaming provides.
+    application = get_default_application()
 
     # The ingest closes frames over its limit with 1009 and a reason; the server's own cap sits
     # above it so that can happen, and still stops absurd frames before they reach memory.

@@ -20,19 +20,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ringadmin.retry import RetryPolicy, call_with_retries
+from ringadmin.retry import call_with_retries, vendor_retry_policy
 from ringadmin.vendors import ringcx
-from ringadmin.vendors.errors import RETRYABLE, NotFound, VendorError
+from ringadmin.vendors.errors import NotFound, VendorError
 from streaming.models import StreamingProfile, SyncState
 
 logger = logging.getLogger(__name__)
 
-# How a push is retried, by the Celery tasks and by ``manage.py streaming_profile sync``:
-# rate limits and outages only, at most 8 times, backoff from 5 s up to 10 min with jitter,
-# never sooner than the vendor's Retry-After.
-PROFILE_SYNC_RETRY = RetryPolicy(
-    retryable=RETRYABLE, max_retries=8, base_seconds=5.0, max_seconds=600.0
-)
+# How a push is retried, by the Celery tasks and by ``manage.py streaming_profile sync``: the
+# vendors' one policy (rate limits and outages only, backoff from 5 s up to 10 min with
+# jitter, never sooner than the vendor's Retry-After), at most 8 times.
+PROFILE_SYNC_RETRY = vendor_retry_policy(max_retries=8)
 
 
 @dataclass(frozen=True)
@@ -94,6 +92,8 @@ def differences(*, local: ringcx.MediaProduct, remote: ringcx.MediaProduct) -> d
 
 def streaming_profile_sync_request(*, profile: StreamingProfile) -> None:
     """Mark the profile pending and push it to RingCX once this transaction commits."""
+    # streaming.tasks imports this module when it loads; the task is imported when a change
+    # is requested, so neither module ever sees the other half-loaded.
     from streaming.tasks import streaming_profile_push_task
 
     if not ringcx.vendors_configured():
@@ -116,7 +116,7 @@ def streaming_profile_sync_request(*, profile: StreamingProfile) -> None:
 
 def streaming_profile_delete_request(*, profile: StreamingProfile) -> None:
     """The row is being deleted: remove the product from RingCX after commit."""
-    from streaming.tasks import streaming_profile_remote_delete_task
+    from streaming.tasks import streaming_profile_remote_delete_task  # as above
 
     if not ringcx.vendors_configured():
         return
@@ -143,7 +143,7 @@ def streaming_profile_push(*, profile_id: int, version: int | None = None) -> Sy
     try:
         result = _remote_upsert(profile) if profile.enabled else _remote_delete(key, profile_id)
     except VendorError as exc:
-        if isinstance(exc, RETRYABLE):
+        if exc.retryable:
             raise
         _record(profile_id, profile.sync_version, SyncState.FAILED, error=str(exc))
         logger.warning("streaming profile %s not synced: %s", profile_id, exc)

@@ -6,8 +6,15 @@ import logging
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
+from django.conf import settings
 
+from ringadmin.retry import vendor_retry_policy
+from ringadmin.vendors import ringcx
+from streaming import sync
+from streaming.models import StreamingProfile
 from streaming.recordings import recording_fingerprint
+from streaming.recovery import recordings_recover
+from streaming.transcription.services import call_transcribe
 
 logger = logging.getLogger(__name__)
 
@@ -58,21 +65,14 @@ class TranscribeCallTask(Task):
 def transcribe_call(self, call_id: int, engine: str | None = None, force: bool = False) -> None:
     """The post-call transcript (idempotent: one per call, engine and model version).
 
-    Only temporary engine failures (network, 429, 5xx) are retried, with backoff and never
-    sooner than the engine's Retry-After; a refused request or a broken model is final.
+    Only temporary engine failures (network, 429, 5xx) are retried, with the vendors' one
+    policy (backoff, never sooner than the engine's Retry-After); a refused request or a
+    broken model is final.
     """
-    from django.conf import settings
-
-    from ringadmin.retry import RetryPolicy
-    from streaming.transcription.engines.base import EngineUnavailable
-    from streaming.transcription.services import call_transcribe
-
+    policy = vendor_retry_policy(max_retries=settings.TRANSCRIPTION_MAX_RETRIES)
     try:
         call_transcribe(call_id=call_id, engine=engine, force=force)
-    except EngineUnavailable as exc:
-        policy = RetryPolicy(
-            retryable=(EngineUnavailable,), max_retries=settings.TRANSCRIPTION_MAX_RETRIES
-        )
+    except policy.retryable as exc:
         delay = policy.next_delay(exc, retries=self.request.retries)
         if delay is None:
             raise
@@ -82,8 +82,6 @@ def transcribe_call(self, call_id: int, engine: str | None = None, force: bool =
 @shared_task(name="streaming.recover_interrupted_recordings", ignore_result=True)
 def recover_interrupted_recordings() -> None:
     """Periodic: calls left live by an ingest process that died (on any host)."""
-    from streaming.recovery import recordings_recover
-
     recordings_recover()
 
 
@@ -101,8 +99,6 @@ def recover_interrupted_recordings() -> None:
 def streaming_profile_push_task(self, profile_id: int, version: int) -> None:
     """Push one profile to RingCX. Idempotent (reads before it writes); retries as
     ``PROFILE_SYNC_RETRY`` says (rate limits and outages only, honouring Retry-After)."""
-    from streaming import sync
-
     policy = sync.PROFILE_SYNC_RETRY
     try:
         sync.streaming_profile_push(profile_id=profile_id, version=version)
@@ -126,8 +122,6 @@ def streaming_profile_remote_delete_task(
     self, sub_account_id: str, product_type: str, product_id: int
 ):
     """Remove a deleted profile's media product from RingCX (absent already counts as done)."""
-    from streaming import sync
-
     policy = sync.PROFILE_SYNC_RETRY
     try:
         sync.streaming_profile_remote_delete(
@@ -150,11 +144,7 @@ def streaming_profile_remote_delete_task(
 @shared_task(name="streaming.profiles_verify", ignore_result=True)
 def streaming_profiles_verify_task() -> None:
     """Periodic drift check of every profile against RingCX (reports, never overwrites)."""
-    from ringadmin.vendors import ringcx
-    from streaming.models import StreamingProfile
-    from streaming.sync import streaming_profile_verify
-
     if not ringcx.vendors_configured():
         return
     for profile_id in StreamingProfile.objects.values_list("pk", flat=True):
-        streaming_profile_verify(profile_id=profile_id)
+        sync.streaming_profile_verify(profile_id=profile_id)

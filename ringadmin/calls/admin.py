@@ -1,20 +1,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IS_POPUP_VAR, InlineModelAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from ringadmin.admin_readonly import ReadOnlyAdminMixin
 from ringadmin.calls.models import Call
-from ringadmin.calls.stream_stats import PERSPECTIVE_FIELDS, stats_mapping, stats_perspectives
+from ringadmin.calls.stream_stats import (
+    SECTIONS,
+    compact,
+    perspective_columns,
+    section_items,
+    stats_mapping,
+    stats_perspectives,
+    unknown_items,
+)
 from ringadmin.logging import redact_mapping
 
-PERSPECTIVE_COLUMNS = tuple((key, heading) for key, heading, _ in PERSPECTIVE_FIELDS)
-RECORDING_KEYS = ("format", "channels", "sample_rate", "seconds", "bytes")
 NO_STATS = "No stream statistics (a demo call, or nothing received yet)."
+# Headings of stream_stats' call-wide sections on the page (others: their key).
+SECTION_LABELS = {"taps": "live listeners", "lag_ms": "lag (ms)"}
 
 CALL_FIELDS = (
     "ringcx_call_id",
@@ -42,12 +54,10 @@ MASKED_FIELDS = {"metadata": "metadata_shown", "handshake": "handshake_shown"}
 
 def stream_perspective_rows(stats: Any) -> list[tuple[str, ...]]:
     """One row per perspective (``Participant``, ``Conference``…), cells in column order."""
+    columns = perspective_columns(stats)
     return [
-        (
-            str(name),
-            *("" if v.get(key) is None else str(v.get(key)) for key, _ in PERSPECTIVE_COLUMNS),
-        )
-        for name, v in stats_perspectives(stats).items()
+        (str(name), *(compact(values.get(key)) for key, _ in columns))
+        for name, values in stats_perspectives(stats).items()
     ]
 
 
@@ -62,20 +72,17 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
         items.append(("sockets", str(stats["sockets"])))
     errors = stats_mapping(stats, "errors")
     items.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items()) or "none"))
-    recording = stats_mapping(stats, "recording")
-    if recording:
-        items.append(
-            (
-                "recording",
-                ", ".join(f"{k} {recording[k]}" for k in RECORDING_KEYS if k in recording),
+    for section in SECTIONS:
+        values = section_items(stats, section)
+        if values:
+            separator = ": " if section == "lag_ms" else " "
+            items.append(
+                (
+                    SECTION_LABELS.get(section, section),
+                    ", ".join(f"{k}{separator}{compact(v)}" for k, v in values),
+                )
             )
-        )
-    taps = stats_mapping(stats, "taps")
-    if "dropped" in taps:
-        items.append(("live listeners' dropped frames", str(taps["dropped"])))
-    lag = stats_mapping(stats, "lag_ms")
-    if lag:
-        items.append(("lag (ms)", ", ".join(f"{k}: {v}" for k, v in lag.items())))
+    items.extend((key, compact(value)) for key, value in unknown_items(stats))
     return items
 
 
@@ -84,9 +91,40 @@ def _json_masked(value: Any) -> str:
     return format_html("<pre>{}</pre>", shown)
 
 
+@dataclass(frozen=True)
+class CallAction:
+    """An action on the list of calls that another app offers (e.g. "Re-transcribe")."""
+
+    name: str  # the form's value, unique among the call list's actions
+    function: Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Call]], Any]
+    description: str
+    allowed: Callable[[HttpRequest], bool]  # whether this request's user may run it
+
+
+@dataclass
+class CallAdminExtensions:
+    """What other apps add to the call admin, each from its own admin module: inlines shown
+    under the call and actions on the list. The core's ``CallAdmin`` stays the one registered,
+    so no app replaces another's additions."""
+
+    inlines: list[type[InlineModelAdmin]] = field(default_factory=list)
+    actions: dict[str, CallAction] = field(default_factory=dict)
+
+    def add_inline(self, inline: type[InlineModelAdmin]) -> None:
+        if inline not in self.inlines:  # an admin module imported twice adds nothing twice
+            self.inlines.append(inline)
+
+    def add_action(self, action: CallAction) -> None:
+        self.actions[action.name] = action
+
+
+call_admin_extensions = CallAdminExtensions()
+
+
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Calls are written by the ingest; admins look, they do not edit or delete."""
+    """Calls are written by the ingest; admins look, they do not edit or delete. Other apps
+    add inlines and actions through ``call_admin_extensions``."""
 
     list_display = (
         "ringcx_call_id",
@@ -109,6 +147,18 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "stream_summary",
         "stream_perspectives",
     )
+
+    def get_inlines(self, request: HttpRequest, obj: Call | None):
+        return (*super().get_inlines(request, obj), *call_admin_extensions.inlines)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions: dict[str, Any] = super().get_actions(request)
+        if self.actions is None or IS_POPUP_VAR in request.GET:
+            return actions
+        for action in call_admin_extensions.actions.values():
+            if action.allowed(request):
+                actions[action.name] = (action.function, action.name, action.description)
+        return actions
 
     def get_fieldsets(self, request: HttpRequest, obj: Call | None = None):
         # Fields added to Call later land in "Raw data" rather than disappearing from the page.
@@ -146,8 +196,9 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         rows = stream_perspective_rows(obj.stream_stats)
         if not rows:
             return "-"
+        columns = perspective_columns(obj.stream_stats)
         head = format_html_join(
-            "", "<th>{}</th>", [("perspective",), *((label,) for _, label in PERSPECTIVE_COLUMNS)]
+            "", "<th>{}</th>", [("perspective",), *((label.long,) for _, label in columns)]
         )
         body = format_html_join(
             "",

@@ -7,3 +7,4 @@ class CallsConfig(AppConfig):
     name = "ringadmin.calls"
     label = "calls"
     verbose_name = "Calls"
+    admins_manage_models = True  # Admins hold every permission of its models

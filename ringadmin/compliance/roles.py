@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
 
 class Role(StrEnum):
     ADMIN = "Admins"
@@ -26,8 +30,9 @@ class Role(StrEnum):
         raise ValueError(f"unknown role {name!r}: choose one of {choices}")
 
 
-# Admins get every permission of these apps' models (present and future).
-ADMIN_APPS = ("calls", "streaming", "monitoring")
+# Admins get every permission of the models (present and future) of each app whose AppConfig
+# says ``admins_manage_models = True``: each app declares it, the core names none.
+ADMINS_MANAGE_ATTRIBUTE = "admins_manage_models"
 ADMIN_EXTRA = {
     "auth.add_user",
     "auth.change_user",
@@ -53,11 +58,21 @@ FORBIDDEN = {
 }
 
 
+def admin_apps() -> frozenset[str]:
+    """Labels of the apps whose models Admins manage, as the apps declare."""
+    return frozenset(
+        config.label
+        for config in apps.get_app_configs()
+        if getattr(config, ADMINS_MANAGE_ATTRIBUTE, False)
+    )
+
+
 def intended_permissions(role: Role, available: Iterable[str]) -> set[str]:
     """The permission names (``app_label.codename``) a role should hold, among those existing."""
     available = set(available)
     if role is Role.ADMIN:
-        wanted = {p for p in available if p.split(".", 1)[0] in ADMIN_APPS} | ADMIN_EXTRA
+        managed = admin_apps()
+        wanted = {p for p in available if p.split(".", 1)[0] in managed} | ADMIN_EXTRA
     elif role is Role.SUPERVISOR:
         wanted = set(SUPERVISOR_PERMISSIONS)
     else:
@@ -83,10 +98,6 @@ def sync_roles_after_migrate(sender, using: str = "default", **kwargs) -> None:
     Django creates an app's permissions in that app's own post_migrate handler, which may run
     after ours; creating them all here first means one ``migrate`` is always enough.
     """
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
     if sender.label != "compliance":  # once per migrate run
         return
     for app_config in apps.get_app_configs():

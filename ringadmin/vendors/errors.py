@@ -1,8 +1,13 @@
-"""Typed errors of the vendor clients, so callers decide on retry or report by class.
+"""Typed errors of every external vendor, so callers decide on retry or report by class.
 
-``str()`` of every error is a sentence an administrator can act on; the structured fields
-(``vendor``, ``status``, ``error_code``, ``detail``, ``errors``) are there for code and logs.
-Celery tasks retry exactly ``RETRYABLE``; everything else needs a person or a code change.
+One family for RingCentral and RingCX (the clients in this package) and for the speech
+engines (``streaming.transcription.engines``, whose ``TranscriptionError``,
+``EngineUnavailable`` and ``EngineNotConfigured`` are defined here). ``str()`` of every error
+is a sentence an administrator can act on; the structured fields (``vendor``, ``status``,
+``error_code``, ``detail``, ``errors``) are there for code and logs. A temporary failure is a
+``RateLimited`` or an ``Unavailable`` (``RETRYABLE``), with the wait the vendor asked for in
+``retry_after``; every task that calls a vendor retries exactly those, with the one policy of
+``ringadmin.retry``. Everything else needs a person or a code change. Pure: no Django.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-Vendor = Literal["ringcentral", "ringcx"]
+Vendor = Literal["ringcentral", "ringcx"]  # the telephony vendors; a speech engine names itself
 
 VENDOR_NAMES: dict[str, str] = {"ringcentral": "RingCentral", "ringcx": "RingCX"}
 CREDENTIAL_SETTINGS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT")
@@ -25,13 +30,14 @@ def _rebuild(cls: type[VendorError], state: dict[str, Any]) -> VendorError:
 
 
 class VendorError(Exception):
-    """A call to RingCentral or RingCX did not give the expected answer."""
+    """A call to a vendor (RingCentral, RingCX, a speech engine) did not give the expected
+    answer."""
 
     def __init__(
         self,
         detail: str,
         *,
-        vendor: Vendor,
+        vendor: Vendor | str,
         status: int | None = None,
         error_code: str | None = None,
         errors: Iterable[Mapping[str, Any]] = (),
@@ -46,6 +52,11 @@ class VendorError(Exception):
     @property
     def vendor_name(self) -> str:
         return VENDOR_NAMES.get(self.vendor, self.vendor)
+
+    @property
+    def retryable(self) -> bool:
+        """The same request may work later: the tasks retry exactly these."""
+        return isinstance(self, RETRYABLE)
 
     def _code(self) -> str:
         parts = [f"HTTP {self.status}" if self.status else "", self.error_code or ""]
@@ -76,7 +87,7 @@ class RateLimited(VendorError):
         self,
         detail: str,
         *,
-        vendor: Vendor,
+        vendor: Vendor | str,
         retry_after: float = DEFAULT_RETRY_AFTER_SECONDS,
         status: int | None = 429,
         error_code: str | None = None,
@@ -102,7 +113,7 @@ class Unavailable(VendorError):
         self,
         detail: str,
         *,
-        vendor: Vendor,
+        vendor: Vendor | str,
         retry_after: float | None = None,
         status: int | None = None,
         error_code: str | None = None,
@@ -173,15 +184,42 @@ class NotConfigured(VendorError):
         )
 
 
+# --- speech engines -----------------------------------------------------------------------------
+
+
+class TranscriptionError(VendorError):
+    """A speech engine could not transcribe: a refused request, a broken model, bad
+    configuration, or a recording it cannot be given. ``str()`` is the message as written
+    (it names the engine); ``vendor`` is the engine's name."""
+
+    def __init__(self, detail: str, *, vendor: str = "speech", **fields: Any) -> None:
+        super().__init__(detail, vendor=vendor, **fields)
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class EngineUnavailable(TranscriptionError, Unavailable):
+    """A temporary failure of a speech engine (network, 5xx, rate limit): the same request may
+    work later, not sooner than ``retry_after`` when the engine asked."""
+
+
+class EngineNotConfigured(TranscriptionError):
+    """The engine lacks credentials, a model or a package: tells the admin what to set."""
+
+
 RETRYABLE: tuple[type[VendorError], ...] = (RateLimited, Unavailable)
 
 __all__ = [
     "RETRYABLE",
     "AuthFailed",
+    "EngineNotConfigured",
+    "EngineUnavailable",
     "NotConfigured",
     "NotFound",
     "RateLimited",
     "Rejected",
+    "TranscriptionError",
     "Unavailable",
     "VendorError",
 ]

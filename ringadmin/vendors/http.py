@@ -8,7 +8,6 @@ vendor answers 429, and the token lock used by both ``httpx.Auth`` classes.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json as jsonlib
 import logging
@@ -29,6 +28,7 @@ from django.core.cache import cache as default_cache
 from django.core.signals import setting_changed
 
 from ringadmin.logging import redact_text
+from ringadmin.retry import parse_retry_after
 from ringadmin.vendors.errors import (
     DEFAULT_RETRY_AFTER_SECONDS,
     AuthFailed,
@@ -384,21 +384,10 @@ def _timeout_text(client: httpx.Client) -> str:
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float:
-    """``Retry-After`` as seconds (a number or an HTTP date); 30 s when absent or unreadable."""
-    if not value:
-        return DEFAULT_RETRY_AFTER_SECONDS
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER_SECONDS
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(tz=UTC))).total_seconds())
+    """``Retry-After`` as seconds (a number or an HTTP date); 30 s when absent or unreadable,
+    as RingCentral advises."""
+    asked = parse_retry_after(value, now=now)
+    return DEFAULT_RETRY_AFTER_SECONDS if asked is None else asked
 
 
 @dataclass(frozen=True)

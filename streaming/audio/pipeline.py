@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import numpy as np
 
+from ringadmin.calls.stream_stats_layout import LagStats, PerspectiveStats, StreamStats
 from streaming.audio import mulaw
 from streaming.audio.lag import LagHistogram
 from streaming.audio.protocol import CONFERENCE, PARTICIPANT, PERSPECTIVES, Media
@@ -271,7 +272,7 @@ class CallPipeline:
         self._decide_waiting(now, force=False)
         self._commit()
 
-    def close(self, *, sync: bool = True) -> dict[str, Any]:
+    def close(self, *, sync: bool = True) -> StreamStats:
         """Place what is left and commit it. ``sync=False``: the caller then runs
         ``writer.sync_close()`` (the blocking flush to disk) where blocking is harmless."""
         if not self.closed:
@@ -502,8 +503,10 @@ class CallPipeline:
             return UNDETERMINED
         return modes.pop() if len(modes) == 1 else "mixed"
 
-    def stats(self) -> dict[str, Any]:
-        perspectives: dict[str, Any] = {}
+    def stats(self) -> StreamStats:
+        """This call's ``Call.stream_stats``, laid out as ``StreamStats`` says (the admin and
+        ``manage.py calls`` show every key of that layout)."""
+        perspectives: dict[str, PerspectiveStats] = {}
         for name, track in self.tracks.items():
             counters = [f.sequencer.counters[name] for f in self.feeds]
             first = [
@@ -537,7 +540,7 @@ class CallPipeline:
                 "frame_bytes": track.frame_bytes,
                 "stopped": track.stopped,
             }
-        stats: dict[str, Any] = {
+        stats: StreamStats = {
             "numbering": self._numbering(),
             "sockets": len(self.feeds),
             "errors": dict(self.errors),
@@ -553,5 +556,5 @@ class CallPipeline:
             "taps": {"subscribers": len(self.taps), "dropped": sum(t.dropped for t in self.taps)},
         }
         if self.lag.count:
-            stats["lag_ms"] = self.lag.to_dict()
+            stats["lag_ms"] = cast(LagStats, self.lag.to_dict())
         return stats

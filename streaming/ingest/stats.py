@@ -9,6 +9,7 @@ into every later report.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from streaming.audio.lag import LagHistogram
@@ -38,11 +39,13 @@ def _counts(earlier: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def stats_continued(earlier: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+def stats_continued(
+    earlier: Mapping[str, Any] | None, current: Mapping[str, Any]
+) -> dict[str, Any]:
     """``current`` (this recording's pipeline) counted on from ``earlier`` (the call's
     statistics when it came back): counters summed, the whole call's recorded seconds."""
     if not earlier:
-        return current
+        return dict(current)
     try:
         merged = dict(current)
         merged["sockets"] = earlier.get("sockets", 0) + current["sockets"]
@@ -74,4 +77,4 @@ def stats_continued(earlier: dict[str, Any] | None, current: dict[str, Any]) -> 
         return merged
     except (KeyError, TypeError, ValueError, AttributeError):
         logger.warning("the call's earlier statistics are unreadable; reporting this part only")
-        return current
+        return dict(current)

@@ -1,7 +1,9 @@
 """Start the whole application: the web/ingest server, a Celery worker and Celery beat.
 
 One command for ``make run``: it supervises the three processes, prints where to go, and on
-Ctrl-C (or SIGTERM) stops every one of them, killing any that will not stop in time.
+Ctrl-C (or SIGTERM) stops every one of them, killing any that will not stop in time. What the
+children must know beyond the settings (the demo fake's address) reaches them through their
+environment: this process never changes its own settings or environment.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+if TYPE_CHECKING:
+    from ringadmin.tools.vendor_fake import FakeRingCentral
 
 STOP_GRACE_SECONDS = 15
 
@@ -124,7 +130,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         python = sys.executable
-        fake = self._start_demo_fake(options)
+        fake, demo_env = self._start_demo_fake(options)
         separate_ingest = settings.INGEST_SERVER == "websockets"
         web_server = ["--server", "daphne", "--no-recover"] if separate_ingest else []
         live_workers, live_env = self._live_transcription(python, options["port"])
@@ -215,7 +221,7 @@ class Command(BaseCommand):
         for child in children:
             # Own session: a terminal's Ctrl-C reaches only us, and we stop children in order.
             child.process = subprocess.Popen(
-                child.argv, start_new_session=True, env={**os.environ, **child.env}
+                child.argv, start_new_session=True, env={**os.environ, **demo_env, **child.env}
             )
             self.stdout.write(f"started {child.name} (pid {child.process.pid})")
         url = f"http://{options['host']}:{options['port']}/"
@@ -253,39 +259,38 @@ class Command(BaseCommand):
         if exit_code:
             sys.exit(exit_code)
 
-    def _start_demo_fake(self, options: dict):
+    def _start_demo_fake(self, options: dict) -> tuple[FakeRingCentral | None, dict[str, str]]:
         """Demo mode: a local fake of RingCentral + RingCX, so profiles sync and the whole
-        product can be tried with no account. Every process is pointed at it."""
+        product can be tried with no account. Returns it and the environment that points every
+        child process at it."""
         wanted = options["demo_fake"]
         if wanted == "off" or (
             wanted == "auto" and (not settings.DEBUG or settings.RINGCENTRAL_CLIENT_ID)
         ):
-            return None
-        from django.core.management import call_command
-
+            return None, {}
         from ringadmin.tools.vendor_fake import FakeRingCentral
-        from ringadmin.vendors.http import reset_clients
 
         port = int(os.environ.get("FAKE_RINGCENTRAL_PORT", options["port"] + 1))
         fake = FakeRingCentral(host="127.0.0.1", port=port).start()
         variables = {**fake.env(), "RINGADMIN_DEMO_FAKE": "true"}
-        os.environ.update(variables)  # inherited by the web server, worker and beat
-        for name, value in variables.items():
-            if name.startswith(("RINGCENTRAL_", "RINGCX_")):
-                setattr(settings, name, value)
-        settings.RINGADMIN_DEMO_FAKE = True
-        reset_clients()
         self.stdout.write(
             self.style.WARNING(
                 f"DEMO MODE: a local FAKE RingCentral + RingCX runs at {fake.url} (not a real "
                 "account). Set RINGCENTRAL_CLIENT_ID/_SECRET/_JWT to use your own."
             )
         )
-        try:
-            call_command("streaming_profile", "sync", "--all", stdout=self.stdout)
-        except Exception as exc:  # the demo still runs; the admin shows the profile's state
-            self.stderr.write(f"demo profiles not synced to the fake: {exc}")
-        return fake
+        # In a child with the fake's environment, as the worker will sync later changes.
+        synced = subprocess.run(
+            [sys.executable, "-m", "django", "streaming_profile", "sync", "--all"],
+            env={**os.environ, **variables},
+            stdout=subprocess.PIPE,  # its errors and logs go to the terminal as they come
+            text=True,
+            check=False,
+        )
+        self.stdout.write(synced.stdout, ending="")
+        if synced.returncode:  # the demo still runs; the admin shows the profile's state
+            self.stderr.write(f"demo profiles not synced to the fake (exit {synced.returncode})")
+        return fake, variables
 
     def _stop_all(self, children: list[Child]) -> None:
         self.stdout.write("stopping…")

@@ -13,9 +13,12 @@ from django.db.models import Count, Prefetch
 
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.calls.stream_stats import (
-    PERSPECTIVE_FIELDS,
+    compact,
+    perspective_columns,
+    section_items,
     stats_mapping,
     stats_perspectives,
+    unknown_items,
 )
 from streaming.management.subcommands import (
     SubcommandsCommand,
@@ -29,7 +32,15 @@ from streaming.management.subcommands import (
 from streaming.models import Transcript
 
 DEFAULT_LIMIT = 20
-PERSPECTIVE_COLUMNS = tuple((key, short) for key, _, short in PERSPECTIVE_FIELDS)
+# stream_stats["recording"] keys with a unit of their own on the "audio" line, in this order;
+# its other keys follow, in the layout's order.
+RECORDING_UNITS = {
+    "format": "{}",
+    "channels": "{} ch",
+    "sample_rate": "{} Hz",
+    "seconds": "{} s",
+    "bytes": "{} bytes",
+}
 
 
 def call_as_dict(call: Call) -> dict[str, Any]:
@@ -89,15 +100,13 @@ def frames_summary(stats: dict[str, Any]) -> str:
 
 
 def describe_recording(stats: dict[str, Any]) -> str:
-    """``wav, 2 ch, 8000 Hz, 120.0 s, 3840044 bytes`` from ``stream_stats["recording"]``."""
-    recording = stats_mapping(stats, "recording")
+    """``wav, 2 ch, 8000 Hz, 120.0 s, 3840044 bytes, patched_samples 0`` from
+    ``stream_stats["recording"]``: every key of it."""
+    recording = dict(section_items(stats, "recording"))
     parts = [
-        str(recording.get("format", "")),
-        f"{recording['channels']} ch" if "channels" in recording else "",
-        f"{recording['sample_rate']} Hz" if "sample_rate" in recording else "",
-        f"{recording['seconds']} s" if "seconds" in recording else "",
-        f"{recording['bytes']} bytes" if "bytes" in recording else "",
+        unit.format(recording[key]) for key, unit in RECORDING_UNITS.items() if key in recording
     ]
+    parts += [f"{key} {compact(v)}" for key, v in recording.items() if key not in RECORDING_UNITS]
     return ", ".join(p for p in parts if p)
 
 
@@ -194,21 +203,25 @@ class Command(SubcommandsCommand):
             lines.append(f"  audio       {recording}")
         errors = stats_mapping(stats, "errors")
         error_text = ", ".join(f"{k} {v}" for k, v in errors.items()) or "none"
+        taps = dict(section_items(stats, "taps"))
+        other_taps = ", ".join(f"{k} {compact(v)}" for k, v in taps.items() if k != "dropped")
         lines.append(
             f"  stream      numbering {stats.get('numbering', '?')}, "
             f"{stats.get('sockets', '?')} socket(s), errors: {error_text}, "
-            f"taps dropped {stats_mapping(stats, 'taps').get('dropped', 0)}"
+            f"taps dropped {taps.get('dropped', 0)}" + (f" ({other_taps})" if other_taps else "")
         )
-        lag = ", ".join(f"{k} {v}" for k, v in stats_mapping(stats, "lag_ms").items())
+        lag = ", ".join(f"{k} {compact(v)}" for k, v in section_items(stats, "lag_ms"))
         if lag:
             lines.append(f"  lag ms      {lag}")
+        lines.extend(f"  {key:<11} {compact(value)}" for key, value in unknown_items(stats))
         perspectives = stats_perspectives(stats)
         if perspectives:
+            columns = perspective_columns(stats)
             rows = [
-                (name, *(values.get(key, "") for key, _ in PERSPECTIVE_COLUMNS))
+                (name, *(compact(values.get(key)) for key, _ in columns))
                 for name, values in perspectives.items()
             ]
-            headers = ("PERSPECTIVE", *(header for _, header in PERSPECTIVE_COLUMNS))
+            headers = ("PERSPECTIVE", *(label.short for _, label in columns))
             lines.append("")
             lines.extend(f"  {line}" for line in table(headers, rows).splitlines())
         return "\n".join(lines)

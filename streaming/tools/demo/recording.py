@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ TICK_FRAMES = 10  # the ingest ticks every 0.2 s: every 10 frames of 20 ms
 @dataclass(frozen=True)
 class DemoRecording:
     start: Start  # as the ingest parsed it
-    stream_stats: dict[str, Any]
+    stream_stats: Mapping[str, Any]
     seconds: float
     stop: dict[str, Any]  # the Stop metadata
 

@@ -127,7 +127,7 @@ def _demo_call_record(*, spec: DemoCall, call: Call | None, started_at: datetime
             status=CallStatus.COMPLETED,
             ended_at=started_at + timedelta(seconds=recording.seconds),
             duration_seconds=recording.seconds,
-            stream_stats=recording.stream_stats,
+            stream_stats=dict(recording.stream_stats),
             end_reason="every perspective stopped",
             stop_metadata=recording.stop,
         )

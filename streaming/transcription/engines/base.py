@@ -4,7 +4,7 @@ Every engine takes one channel of 16-bit PCM at 8 kHz (what the recordings hold;
 audio has nothing above 4 kHz) as a NumPy ``int16`` array, and returns segments with word
 times in seconds from the start of that audio. Engines are plain Python: no Django, so they
 are tested with audio fixtures and local fake servers, and reused by the post-call task, the
-live workers and the benchmark.
+live workers and the benchmark. Their errors are ``ringadmin.vendors.errors``' (pure too).
 """
 
 from __future__ import annotations
@@ -15,29 +15,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+# The engines' errors are the speech members of the one vendor error family (one retry
+# classification, one Retry-After); the engines and their callers know them by these names.
+from ringadmin.vendors.errors import EngineNotConfigured as EngineNotConfigured
+from ringadmin.vendors.errors import EngineUnavailable as EngineUnavailable
+from ringadmin.vendors.errors import TranscriptionError as TranscriptionError
+
 SAMPLE_RATE = 8000
 
 ProgressCallback = Callable[[float], None]  # fraction done, 0.0 … 1.0
-
-
-class TranscriptionError(RuntimeError):
-    """An engine could not transcribe (bad configuration, refused request, broken model)."""
-
-    retryable = False
-
-
-class EngineUnavailable(TranscriptionError):
-    """A temporary failure (network, 5xx, rate limit): the same request may work later."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class EngineNotConfigured(TranscriptionError):
-    """The engine lacks credentials, a model or a package: tells the admin what to set."""
 
 
 @dataclass(frozen=True)

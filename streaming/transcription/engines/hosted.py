@@ -12,13 +12,12 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Self
 
 import httpx
 import numpy as np
 
+from ringadmin.retry import parse_retry_after
 from streaming.audio.wav import wav_bytes as pcm_wav_bytes
 from streaming.transcription.engines.base import (
     SAMPLE_RATE,
@@ -232,23 +231,6 @@ class HostedEngine:
         self.close()
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def response_json(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -269,10 +251,17 @@ def error_for(response: httpx.Response, *, vendor: str, parse: ErrorParser) -> T
         retryable = status in RETRYABLE_STATUSES or status >= 500
     code = f" {detail.code}" if detail.code else ""
     message = f"{vendor}: HTTP {status}{code}: {detail.message}"
+    error_code = detail.code or None
     if retryable:
-        retry_after = retry_after_seconds(response.headers.get("retry-after"))
-        return EngineUnavailable(message, retry_after=retry_after or detail.retry_after)
-    return TranscriptionError(message)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return EngineUnavailable(
+            message,
+            retry_after=retry_after or detail.retry_after,
+            vendor=vendor,
+            status=status,
+            error_code=error_code,
+        )
+    return TranscriptionError(message, vendor=vendor, status=status, error_code=error_code)
 
 
 @contextmanager
@@ -281,9 +270,11 @@ def transport_errors(vendor: str) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise EngineUnavailable(f"{vendor}: timed out ({type(exc).__name__})") from exc
+        raise EngineUnavailable(
+            f"{vendor}: timed out ({type(exc).__name__})", vendor=vendor
+        ) from exc
     except httpx.TransportError as exc:
-        raise EngineUnavailable(f"{vendor}: {type(exc).__name__}: {exc}") from exc
+        raise EngineUnavailable(f"{vendor}: {type(exc).__name__}: {exc}", vendor=vendor) from exc
 
 
 def send(
