@@ -47,6 +47,8 @@ class RecordingStats(TypedDict):
     sha256: NotRequired[str]
     file_bytes: NotRequired[int]
     recovered: NotRequired[bool]
+    # A call resumed in a new recording: the seconds recorded before it (ingest statistics).
+    earlier_seconds: NotRequired[float]
 
 
 class TapStats(TypedDict):
