@@ -80,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ringadmin.settings")
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:  # in-process (the tests): set up already, and again would rebind logging
+        django.setup()
     if args.command == "create-profile":
         result: Any = create_profile()
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -306,6 +307,15 @@ def test_the_ingest_side_creates_its_profile_once_and_reads_a_rounds_calls(capsy
         ("bench7-2", "live"),
     ]
     assert rows[0]["stream_stats"] == stats
+
+
+@pytest.mark.django_db
+def test_the_ingest_side_run_in_process_leaves_the_logging_handlers_alone(capsys):
+    """Setting Django up again would rebuild the handlers on this test's captured stderr, which
+    is closed once the test ends: every later test that logs would then fail."""
+    handlers = list(logging.getLogger().handlers)
+    assert ingest_db.main(["create-profile"]) == 0
+    assert logging.getLogger().handlers == handlers
 
 
 def test_the_bench_sets_up_a_fresh_ingest_database_through_the_ingest_processes(tmp_path):
