@@ -68,3 +68,43 @@ class Call(models.Model):
     def __str__(self) -> str:
         session = f"/{self.session_id}" if self.session_id else ""
         return f"call {self.ringcx_call_id}{session}"
+
+
+class Speaker(models.TextChoices):
+    """Which side of the stereo recording: the agent is the left channel, the caller the right."""
+
+    AGENT = "agent", "Agent"
+    CALLER = "caller", "Caller"
+
+
+class CallAnalysis(models.Model):
+    """What the stereo recording says about the conversation, computed once after the call.
+
+    The agent is alone on the left channel and the caller on the right, so talk time, silence,
+    overtalk and interruptions come from voice activity per channel without any diarisation.
+    The waveform peaks are computed in the same pass and stored, never recomputed per view.
+    """
+
+    call = models.OneToOneField(
+        Call, on_delete=models.CASCADE, related_name="analysis", primary_key=True
+    )
+    audio_seconds = models.FloatField(help_text="Length of the recording analysed.")
+    agent_talk_seconds = models.FloatField(db_index=True)
+    caller_talk_seconds = models.FloatField(db_index=True)
+    silence_seconds = models.FloatField(help_text="Neither side speaking.")
+    overtalk_seconds = models.FloatField(db_index=True, help_text="Both sides speaking at once.")
+    longest_monologue_seconds = models.FloatField(db_index=True)
+    longest_monologue_speaker = models.CharField(max_length=8, choices=Speaker.choices, blank=True)
+    agent_interruptions = models.PositiveIntegerField(
+        default=0, help_text="Times the agent started speaking while the caller was speaking."
+    )
+    caller_interruptions = models.PositiveIntegerField(
+        default=0, help_text="Times the caller started speaking while the agent was speaking."
+    )
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "call analyses"
+
+    def __str__(self) -> str:
+        return f"analysis of {self.call}"
