@@ -1,15 +1,22 @@
 """The ingest runtime of one event loop: its parts, composed.
 
-Each part owns its state; dependencies go one way, from the sockets (``app``) to the parts and,
-among the parts, from the ticker down::
+Each part owns its state; imports go one way, top to bottom (``lint-imports`` checks it)::
 
-    ticker ─▶ endings ─▶ events, transcript_results ─▶ registry
-       ├────▶ stats_batch, shedding
-       └────▶ registry (calls and sockets to tick)
+    ws_server ─▶ app (one socket) ─▶ runtime (this module) ─▶ ticker ─▶ endings
+        ─▶ events | transcript_results | stats_batch | shedding ─▶ registry
 
-No part reads a socket's internals: sockets join ``registry`` through narrow protocols
-(``CallSocket``: close; ``LimitChecked``: check_limits) and tell ``endings`` what it needs
-when they leave.
+- ``registry``: live calls (``LiveCall``), open sockets, sockets on their way, ending calls.
+- ``shedding``: the overload signal (open sockets, event loop lag) behind 503s.
+- ``events``: call events to browsers; progress through one outbox and one publisher task.
+- ``stats_batch``: live calls' statistics, one database update per interval.
+- ``transcript_results``: audio to live transcription workers, their lines to browsers and,
+  once final, to the database.
+- ``endings``: a socket leaving its call, the call's final record, a refused call's removal.
+- ``ticker``: the one periodic task that drives all of these, a slice of the calls at a time.
+
+No part reads a socket's internals: sockets join the registry through narrow protocols
+(``CallSocket``, whose ``close`` is all a call's ending uses; ``LimitChecked`` for the ticker)
+and tell ``endings`` their call, feed and reason when they leave.
 """
 
 from __future__ import annotations
