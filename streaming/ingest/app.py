@@ -38,7 +38,8 @@ from streaming.ingest.authorize import (
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.handshake import Handshake, handshake_parse
 from streaming.ingest.owner import this_process_owner
-from streaming.ingest.runtime import IngestRuntime, LiveCall, get_runtime, recording_path_for
+from streaming.ingest.registry import LiveCall
+from streaming.ingest.runtime import IngestRuntime, get_runtime, recording_path_for
 from streaming.services import CallRefused, call_key_problem, call_reject, call_start
 
 logger = logging.getLogger("streaming.ingest")
@@ -112,9 +113,13 @@ class IngestConnection:
         """Decide the handshake: accept (True) or refuse with an HTTP status (False)."""
         if not await self._admit():
             return False
-        self.runtime.connections.add(self)
+        registry = self.runtime.registry
+        registry.connections.add(self)
         self._arriving_key = self._handshake_call_key()
-        self.runtime.note_arriving(self._arriving_key, self, present=True)
+        if self._arriving_key is not None:
+            profile_id = self.decision.profile_id if self.decision else None
+            assert profile_id is not None  # a call key is kept only for a verified profile
+            registry.note_arriving(self._arriving_key, self, profile_id)
         return True
 
     async def fail(self) -> None:
@@ -130,9 +135,17 @@ class IngestConnection:
 
     async def ended(self) -> None:
         """The socket is gone (or finished): let its call go on without it, or end."""
-        self.runtime.connections.discard(self)
-        self.runtime.note_arriving(self._arriving_key, self, present=False)
-        await self.runtime.detach(self, time.time())
+        registry = self.runtime.registry
+        registry.connections.discard(self)
+        registry.note_arrived(self._arriving_key, self)
+        if self.live is not None:
+            await self.runtime.endings.detach(
+                self.live,
+                self,
+                feed=self.feed,
+                terminal_reason=self.terminal_reason,
+                now=time.time(),
+            )
 
     async def _admit(self) -> bool:
         path = self.scope.get("path", "/")
@@ -150,7 +163,7 @@ class IngestConnection:
             return False
         overload = self.runtime.overloaded()
         if overload:
-            self.runtime.shed_count += 1
+            self.runtime.shedding.shed_count += 1
             logger.warning("ingest handshake shed (503): %s", overload)
             await self._deny(503, "server busy, retry")
             return False
@@ -307,7 +320,7 @@ class IngestConnection:
                 secret=secret,
             )
         if not decision.accept:
-            self.runtime.count_refusal("unauthorized")
+            self.runtime.registry.count_refusal("unauthorized")
             self.terminal_reason = decision.reason
             await self.close(CLOSE_POLICY, decision.reason)
             return False
@@ -330,14 +343,14 @@ class IngestConnection:
             await self.close(CLOSE_UNSUPPORTED, reason[:120])
             return False
         key = (start.call_id, start.session_id)
-        live = self.runtime.live.get(key)
+        live = self.runtime.registry.live.get(key)
         if live is not None and live.profile_id != decision.profile_id:
             # Another profile's stream opened it and its row has not answered yet: it may be
             # refused (the call is ours), so a stream cannot keep a call's owner out.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(live.db_ready.wait(), RECORD_WAIT_SECONDS)
         # No await from lookup to attach: a second socket of the call can never race this.
-        live = self.runtime.live.get(key)
+        live = self.runtime.registry.live.get(key)
         refusal = self._join_refusal(key, live)
         if refusal is not None:
             kind, reason, code = refusal
@@ -350,7 +363,7 @@ class IngestConnection:
                 self.runtime.spawn(self._record_start(live, start, new_recording=False))
             )
         live.connections.add(self)
-        self.runtime.note_arriving(self._arriving_key, self, present=False)
+        self.runtime.registry.note_arrived(self._arriving_key, self)
         live.orphaned_since = None
         self.live = live
         self.feed = live.pipeline.open_socket()
@@ -385,7 +398,7 @@ class IngestConnection:
                     CLOSE_POLICY,
                 )
             return None
-        ending = self.runtime.ending.get(key)
+        ending = self.runtime.registry.ending.get(key)
         if ending is not None:
             if ending.final_status == CallStatus.COMPLETED:
                 return ("call_ended", "call already completed: it is never reopened", CLOSE_POLICY)
@@ -395,7 +408,7 @@ class IngestConnection:
         if (
             limit
             and profile_id is not None
-            and self.runtime.calls_by_profile.get(profile_id, 0) >= limit
+            and self.runtime.registry.calls_by_profile.get(profile_id, 0) >= limit
         ):
             return (
                 "too_many_calls",
@@ -408,7 +421,7 @@ class IngestConnection:
         """Refuse the stream after the handshake: counted, logged, in the handshake log, and
         closed with the reason (after the log entry is written: whoever sees the close finds
         it)."""
-        self.runtime.count_refusal(kind)
+        self.runtime.registry.count_refusal(kind)
         logger.warning("ingest stream refused at Start (%s): %s", kind, reason)
         self.terminal_reason = reason
         await self._log_refusal(reason)
@@ -445,9 +458,10 @@ class IngestConnection:
             last_media=now,
             profile_id=self.decision.profile_id,
         )
-        previous = self.runtime.ending.get(key)  # the same call ending incomplete: after it
-        self.runtime.add_live(live)
-        self.runtime.transcription_attach(live)
+        registry = self.runtime.registry
+        previous = registry.ending.get(key)  # the same call ending incomplete: after it
+        registry.add_live(live)
+        self.runtime.transcripts.attach(live)
         live.record_writes.add(
             self.runtime.spawn(
                 self._record_start(live, start, new_recording=True, started=started, after=previous)
@@ -482,11 +496,11 @@ class IngestConnection:
             )
         except CallRefused as refused:
             reason = str(refused)
-            self.runtime.count_refusal("call_refused")
+            self.runtime.registry.count_refusal("call_refused")
             logger.warning("ingest stream refused by its call record: %s", reason)
             await self._log_refusal(reason)
             if new_recording:
-                await self.runtime.discard(live, reason)
+                await self.runtime.endings.discard(live, reason)
             else:
                 self.terminal_reason = reason
                 await self.close(CLOSE_POLICY, reason)
@@ -498,7 +512,9 @@ class IngestConnection:
         if new_recording:
             live.earlier_stats = result.earlier_stats
         live.db_ready.set()
-        await self.runtime.publish(live, {"type": "call.started", "sockets": len(live.connections)})
+        await self.runtime.events.publish(
+            live, {"type": "call.started", "sockets": len(live.connections)}
+        )
 
     async def _stop(self, stop: Stop) -> bool:
         """Returns True when the socket is finished."""
@@ -512,9 +528,11 @@ class IngestConnection:
         live.pipeline.stop(self.feed, stop.perspective)
         others_done = all(
             other.finished_sending for other in live.connections if other is not self
-        ) and not self.runtime.arriving_for(live)
+        ) and not self.runtime.registry.arriving_for(live)
         if live.pipeline.all_stopped and others_done:
-            await self.runtime.finalize(live, CallStatus.COMPLETED, "every perspective stopped")
+            await self.runtime.endings.finalize(
+                live, CallStatus.COMPLETED, "every perspective stopped"
+            )
             return True
         return False
 

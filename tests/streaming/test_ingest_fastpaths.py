@@ -17,7 +17,9 @@ from streaming.audio.protocol import CONFERENCE, PARTICIPANT, Media
 from streaming.audio.reorder import Counters, ReorderBuffer
 from streaming.audio.wav import StereoWavWriter, wav_read_stereo
 from streaming.ingest.config import IngestConfig
-from streaming.ingest.runtime import TICK_SLICES, IngestRuntime, LiveCall
+from streaming.ingest.registry import LiveCall
+from streaming.ingest.runtime import IngestRuntime
+from streaming.ingest.ticker import TICK_SLICES
 
 # --- ReorderBuffer.take_next ------------------------------------------------------------------
 
@@ -365,23 +367,23 @@ async def runtime():
     running = IngestRuntime(ingest_config())
     yield running
     await running.shutdown()
-    for live in running.live.values():
+    for live in running.registry.live.values():
         live.pipeline.close()
 
 
 async def test_add_live_gives_slots_round_robin(runtime, tmp_path) -> None:
     calls = [live_call(tmp_path, i) for i in range(2 * TICK_SLICES + 3)]
     for live in calls:
-        runtime.add_live(live)
+        runtime.registry.add_live(live)
     assert [live.slot for live in calls] == [i % TICK_SLICES for i in range(len(calls))]
-    assert runtime.live == {live.key: live for live in calls}
+    assert runtime.registry.live == {live.key: live for live in calls}
 
 
 @pytest.mark.parametrize("parts", [TICK_SLICES, 3])
 async def test_a_sliced_tick_ticks_only_the_calls_of_its_slice(runtime, tmp_path, parts) -> None:
     calls = [live_call(tmp_path, i) for i in range(2 * TICK_SLICES + 3)]
     for live in calls:
-        runtime.add_live(live)
+        runtime.registry.add_live(live)
     ticked: set[int] = set()
     for part in range(parts):
         runtime.tick(501.0, part=part, parts=parts)
@@ -395,6 +397,6 @@ async def test_a_sliced_tick_ticks_only_the_calls_of_its_slice(runtime, tmp_path
 async def test_an_unsliced_tick_ticks_every_call(runtime, tmp_path) -> None:
     calls = [live_call(tmp_path, i) for i in range(TICK_SLICES + 2)]
     for live in calls:
-        runtime.add_live(live)
+        runtime.registry.add_live(live)
     runtime.tick(501.0)
     assert all(live.pipeline.writer.committed == 5 * 160 for live in calls)
