@@ -6,6 +6,8 @@ redirects, secure cookies and HSTS; ``DEBUG=true`` relaxes them for local develo
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ImproperlyConfigured
 
 from ringadmin.settings.base import DEBUG, ENV_FILE, env
@@ -42,3 +44,27 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- The agent iFrame (/client) in RingCX's agent application --------------------------------
+# Who may frame it (CSP frame-ancestors sources, space or comma separated): RingCX's agent
+# application. Every other page keeps X-Frame-Options DENY.
+AGENT_EMBED_FRAME_ANCESTORS = (
+    env.str(
+        "AGENT_EMBED_FRAME_ANCESTORS",
+        default="https://ringcx.ringcentral.com https://*.ringcentral.com",
+    )
+    .replace(",", " ")
+    .split()
+)
+for _source in AGENT_EMBED_FRAME_ANCESTORS:
+    # a CSP source expression: scheme://host[:port] with an optional leading wildcard label, or
+    # a keyword; anything else (a ';' above all) would rewrite the policy
+    if not re.fullmatch(r"'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?", _source):
+        raise ImproperlyConfigured(
+            f"AGENT_EMBED_FRAME_ANCESTORS: {_source!r} is not an origin such as "
+            "https://ringcx.ringcentral.com or https://*.ringcentral.com "
+            "('self' and 'none' allowed)"
+        )
+# Wrong embed keys allowed per client address and window before /client answers 429.
+AGENT_EMBED_MAX_WRONG_KEYS = env.int("AGENT_EMBED_MAX_WRONG_KEYS", default=20)
+AGENT_EMBED_WRONG_KEY_WINDOW_SECONDS = env.int("AGENT_EMBED_WRONG_KEY_WINDOW_SECONDS", default=600)

@@ -26,6 +26,7 @@ from ringadmin.calls.models import CallStatus
 from streaming.audio.pipeline import CallPipeline
 from streaming.ingest.config import IngestConfig
 from streaming.ingest.db import in_db_thread
+from streaming.ingest.live_digest import LiveDigest
 from streaming.ingest.stats import stats_continued
 from streaming.services import call_finalize, call_stats_update_many
 from streaming.transcription.live_link import LiveTranscriptionLink
@@ -152,6 +153,7 @@ class IngestRuntime:
             else None
         )
         self._transcripts: dict[tuple[str, str], LiveTranscriptState] = {}
+        self.live_digest = LiveDigest(self)
         self._ticker = self.loop.create_task(self._tick_forever(), name="ingest-ticker")
 
     # --- admission --------------------------------------------------------------------------
@@ -350,6 +352,7 @@ class IngestRuntime:
         return not isinstance(layer, InMemoryChannelLayer) or live.group in layer.groups
 
     async def publish(self, live: LiveCall, payload: dict[str, Any]) -> None:
+        self.live_digest.on_event(live, payload)
         layer = get_channel_layer()
         if not self._listened(live, layer):
             return
@@ -518,6 +521,7 @@ class IngestRuntime:
                 self._stats_batch = {}
         if part != 0:
             return
+        self.live_digest.tick(now)
         for connection in list(self.connections):
             connection.check_limits(now)
         if self.transcription is not None:
