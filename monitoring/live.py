@@ -16,7 +16,7 @@ LIVE_PERMISSION = "calls.view_live_call"
 MAX_LISTED = 1000  # calls in the first list a page gets; the digest adds any others
 
 
-def may_watch_live(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+def may_watch_live(user: AbstractUser | AnonymousUser | None) -> bool:
     return bool(user is not None and user.is_authenticated and user.has_perm(LIVE_PERMISSION))
 
 

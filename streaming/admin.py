@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from ringadmin.admin_readonly import ReadOnlyAdminMixin, ReadOnlyTabularInline
@@ -198,7 +199,10 @@ class StreamingProfileAdmin(admin.ModelAdmin):
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any):
         token = _request_base_url.set(f"https://{request.get_host()}")
         try:
-            return super().changeform_view(request, *args, **kwargs)
+            response = super().changeform_view(request, *args, **kwargs)
+            if isinstance(response, TemplateResponse):
+                response.render()  # while this request's address is known
+            return response
         finally:
             _request_base_url.reset(token)
 
