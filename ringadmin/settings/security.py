@@ -46,25 +46,33 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 # --- The agent iFrame (/client) in RingCX's agent application --------------------------------
-# Who may frame it (CSP frame-ancestors sources, space or comma separated): RingCX's agent
-# application. Every other page keeps X-Frame-Options DENY.
-AGENT_EMBED_FRAME_ANCESTORS = (
+_FRAME_SOURCE = re.compile(r"'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?")
+
+
+def frame_ancestors_parse(value: str) -> list[str]:
+    """CSP ``frame-ancestors`` sources from a space or comma separated list. Each must be an
+    origin (a leading ``*.`` label allowed) or 'self'/'none': anything else, a ``;`` above all,
+    would rewrite the policy, so it stops the start with a clear message."""
+    sources = value.replace(",", " ").split()
+    for source in sources:
+        if not _FRAME_SOURCE.fullmatch(source):
+            raise ImproperlyConfigured(
+                f"AGENT_EMBED_FRAME_ANCESTORS: {source!r} is not an origin such as "
+                "https://ringcx.ringcentral.com or https://*.ringcentral.com "
+                "('self' and 'none' allowed)"
+            )
+    if not sources:
+        raise ImproperlyConfigured("AGENT_EMBED_FRAME_ANCESTORS is empty: use 'none' to refuse")
+    return sources
+
+
+# Who may frame it: RingCX's agent application. Every other page keeps X-Frame-Options DENY.
+AGENT_EMBED_FRAME_ANCESTORS = frame_ancestors_parse(
     env.str(
         "AGENT_EMBED_FRAME_ANCESTORS",
         default="https://ringcx.ringcentral.com https://*.ringcentral.com",
     )
-    .replace(",", " ")
-    .split()
 )
-for _source in AGENT_EMBED_FRAME_ANCESTORS:
-    # a CSP source expression: scheme://host[:port] with an optional leading wildcard label, or
-    # a keyword; anything else (a ';' above all) would rewrite the policy
-    if not re.fullmatch(r"'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?", _source):
-        raise ImproperlyConfigured(
-            f"AGENT_EMBED_FRAME_ANCESTORS: {_source!r} is not an origin such as "
-            "https://ringcx.ringcentral.com or https://*.ringcentral.com "
-            "('self' and 'none' allowed)"
-        )
 # Wrong embed keys allowed per client address and window before /client answers 429.
 AGENT_EMBED_MAX_WRONG_KEYS = env.int("AGENT_EMBED_MAX_WRONG_KEYS", default=20)
 AGENT_EMBED_WRONG_KEY_WINDOW_SECONDS = env.int("AGENT_EMBED_WRONG_KEY_WINDOW_SECONDS", default=600)

@@ -234,3 +234,35 @@ def test_every_profile_gets_its_own_key(profile) -> None:
     other = make_streaming_profile(product_id=5678)
     assert len(profile.embed_key) >= 43
     assert profile.embed_key != other.embed_key
+
+
+def test_the_frame_ancestors_setting_accepts_origins_and_refuses_the_rest() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ringadmin.settings.security import frame_ancestors_parse
+
+    assert frame_ancestors_parse("https://a.example.com, https://*.b.example:8443 'self'") == [
+        "https://a.example.com",
+        "https://*.b.example:8443",
+        "'self'",
+    ]
+    for bad in ["", "https://a.example; script-src *", "*", "javascript:x", "'unsafe-inline'"]:
+        with pytest.raises(ImproperlyConfigured):
+            frame_ancestors_parse(bad)
+
+
+@given(value=st.text(max_size=60))
+def test_no_setting_value_can_add_a_policy_directive(value) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ringadmin.settings.security import frame_ancestors_parse
+
+    try:
+        sources = frame_ancestors_parse(value)
+    except ImproperlyConfigured:
+        return
+    header = "frame-ancestors " + " ".join(sources)
+    assert ";" not in header
+    assert "\n" not in header
+    assert "\r" not in header
+    assert all(s in ("'self'", "'none'") or s.startswith(("https://", "http://")) for s in sources)
