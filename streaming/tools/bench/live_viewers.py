@@ -39,7 +39,8 @@ from streaming.tools.bench.processes import (
     wait_for_port,
 )
 
-PASSWORD = "Bench-viewer-pw-123456"
+PW = ["--password-from-env"]
+PASSWORD = "Bench-viewer-pw-123456"  # noqa: S105 (a throwaway user of a throwaway database)
 
 
 @dataclass
@@ -102,10 +103,10 @@ def _session(base: str) -> str:
         return client.cookies["sessionid"]
 
 
-async def _wait_for_calls(ws_base: str, headers: dict[str, str], calls: int, timeout: float):
+async def _wait_for_calls(ws_base: str, headers: dict[str, str], calls: int, within: float):
     """Watch the live list until ``calls`` calls stream: their ids."""
     seen: set[int] = set()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     async with connect(f"{ws_base}/ws/calls/live/", additional_headers=headers) as ws:
         while len(seen) < calls and time.monotonic() < deadline:
             try:
@@ -131,9 +132,7 @@ async def _viewer(url: str, headers: dict[str, str], counter: list[int], stop: a
             counter[0] += 1
 
 
-async def _measure(
-    pid: int, name: str, seconds: float, counter: list[int] | None = None
-) -> Window:
+async def _measure(pid: int, name: str, seconds: float, counter: list[int] | None = None) -> Window:
     before, start = cpu_seconds(pid), time.monotonic()
     received = counter[0] if counter else 0
     await asyncio.sleep(seconds)  # the measurement window itself
@@ -147,7 +146,7 @@ async def _windows(
 ) -> None:
     ws_base = base.replace("http://", "ws://")
     headers = {"Cookie": f"sessionid={cookie}", "Origin": base}
-    ids = await _wait_for_calls(ws_base, headers, result.calls, timeout=120)
+    ids = await _wait_for_calls(ws_base, headers, result.calls, within=120)
     result.live_calls_seen = len(ids)
     if not ids:
         raise RuntimeError("no call streamed")
@@ -166,9 +165,7 @@ async def _windows(
     result.windows.append(await _measure(pid, "no viewers again", window))
 
 
-def run(
-    *, calls: int, viewers: int, lists: int, window: float, settle: float = 3.0
-) -> Result:
+def run(*, calls: int, viewers: int, lists: int, window: float, settle: float = 3.0) -> Result:
     work = Path(tempfile.mkdtemp(prefix="live-viewers-"))
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
@@ -192,8 +189,7 @@ def run(
     )
     secret = json.loads(out.split(RESULT_MARK, 1)[1].splitlines()[0])
     _run(
-        [python, "manage.py", "create_user", "--role", "supervisor", "--username", "bench"]
-        + ["--password-from-env"],
+        [python, "manage.py", "create_user", "--role", "supervisor", "--username", "bench", *PW],
         env,
         work / "user.log",
     )
@@ -212,9 +208,11 @@ def run(
         cookie = _session(base)
         duration = 60 + 3 * (window + settle) + calls / 10
         simulator = start_process(
-            [python, "-m", "streaming.tools.simulator", "--url", f"ws://127.0.0.1:{port}/"]
-            + ["--calls", str(calls), "--duration", str(duration), "--ramp", str(calls / 20)]
-            + ["--secret", secret, "--quiet", "--call-id-prefix", "viewers"],
+            [
+                *(python, "-m", "streaming.tools.simulator", "--url", f"ws://127.0.0.1:{port}/"),
+                *("--calls", str(calls), "--duration", str(duration), "--ramp", str(calls / 20)),
+                *("--secret", secret, "--quiet", "--call-id-prefix", "viewers"),
+            ],
             env=env,
             cwd=PROJECT_DIR,
             log_path=work / "simulator.log",
