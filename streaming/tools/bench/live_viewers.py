@@ -1,12 +1,14 @@
 """What browsers watching live calls cost the ingest process: a figure, not a test.
 
     python -m streaming.tools.bench.live_viewers [--calls 200] [--viewers 50] [--lists 3]
-                                                 [--window 20] [--json]
+                                                 [--window 20] [--split] [--json]
 
 Runs a fresh daphne (pages, browser sockets and the ingest in one process, as ``make run``
 does; the channel layer is Redis when ``REDIS_URL`` is set, else in-process) on its own SQLite
-database, has the RingCX simulator (another process) stream ``--calls`` calls to it, and
-measures the server's CPU (user + system, from /proc) over windows of ``--window`` seconds:
+database, or with ``--split`` (needs ``REDIS_URL``) the ingest on its own server
+(``--server websockets``, the one for many calls) beside a daphne for the pages and browser
+sockets; has the RingCX simulator (another process) stream ``--calls`` calls to the ingest, and
+measures the ingest process's CPU (user + system, from /proc) over windows of ``--window`` s:
 without viewers, with ``--viewers`` sockets on one call's events and ``--lists`` sockets on the
 live calls list, then without viewers again. Live transcription is off: what is measured is
 the cost of the viewers, not of speech recognition. The machine's other load shows up in the
@@ -61,6 +63,7 @@ class Result:
     viewers: int
     lists: int
     layer: str
+    topology: str
     live_calls_seen: int = 0
     windows: list[Window] = field(default_factory=list)
 
@@ -104,11 +107,16 @@ def _session(base: str) -> str:
 
 
 async def _wait_for_calls(ws_base: str, headers: dict[str, str], calls: int, within: float):
-    """Watch the live list until ``calls`` calls stream: their ids."""
+    """Watch the live list until ``calls`` calls stream (or no new one for 15 s): their ids,
+    in the order they started."""
     seen: set[int] = set()
     deadline = time.monotonic() + within
+    last_new = time.monotonic()
     async with connect(f"{ws_base}/ws/calls/live/", additional_headers=headers) as ws:
         while len(seen) < calls and time.monotonic() < deadline:
+            if seen and time.monotonic() - last_new > 15:
+                break
+            before = len(seen)
             try:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 5))
             except TimeoutError:
@@ -119,6 +127,8 @@ async def _wait_for_calls(ws_base: str, headers: dict[str, str], calls: int, wit
                 seen.add(message["call"]["id"])
             elif message["type"] == "calls.progress":
                 seen |= {c["id"] for c in message["calls"]}
+            if len(seen) > before:
+                last_new = time.monotonic()
     return sorted(seen)
 
 
@@ -144,16 +154,17 @@ async def _measure(pid: int, name: str, seconds: float, counter: list[int] | Non
 async def _windows(
     result: Result, pid: int, base: str, cookie: str, window: float, settle: float
 ) -> None:
+    """Wait for the calls; measure without viewers, with, and without again."""
     ws_base = base.replace("http://", "ws://")
     headers = {"Cookie": f"sessionid={cookie}", "Origin": base}
-    ids = await _wait_for_calls(ws_base, headers, result.calls, within=120)
+    ids = await _wait_for_calls(ws_base, headers, result.calls, within=180)
     result.live_calls_seen = len(ids)
     if not ids:
         raise RuntimeError("no call streamed")
     await asyncio.sleep(settle)  # the list socket's departure settles
     result.windows.append(await _measure(pid, "no viewers", window))
     stop, counter = asyncio.Event(), [0]
-    sockets = [f"{ws_base}/ws/calls/{ids[0]}/events/"] * result.viewers + [
+    sockets = [f"{ws_base}/ws/calls/{ids[-1]}/events/"] * result.viewers + [
         f"{ws_base}/ws/calls/live/"
     ] * result.lists
     tasks = [asyncio.create_task(_viewer(url, headers, counter, stop)) for url in sockets]
@@ -165,7 +176,9 @@ async def _windows(
     result.windows.append(await _measure(pid, "no viewers again", window))
 
 
-def run(*, calls: int, viewers: int, lists: int, window: float, settle: float = 3.0) -> Result:
+def run(
+    *, calls: int, viewers: int, lists: int, window: float, split: bool, settle: float = 3.0
+) -> Result:
     work = Path(tempfile.mkdtemp(prefix="live-viewers-"))
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
@@ -178,7 +191,11 @@ def run(*, calls: int, viewers: int, lists: int, window: float, settle: float = 
         "CELERY_TASK_ALWAYS_EAGER": "true",
         "PYTHONUNBUFFERED": "1",
         "RINGADMIN_USER_PASSWORD": PASSWORD,
+        "INGEST_SHED_LAG_MS": "0",  # measure a loaded machine rather than refuse calls on it
+        "REDIS_KEY_PREFIX": f"live-viewers-{os.getpid()}",
     }
+    if split and not env.get("REDIS_URL"):
+        raise RuntimeError("--split needs REDIS_URL (the processes share the channel layer)")
     env.pop("SECRET_KEY", None)
     python = sys.executable
     _run([python, "manage.py", "migrate", "--noinput"], env, work / "migrate.log")
@@ -200,34 +217,70 @@ def run(*, calls: int, viewers: int, lists: int, window: float, settle: float = 
         cwd=PROJECT_DIR,
         log_path=work / "server.log",
     )
+    ingest, ingest_port = server, port
+    if split:
+        ingest_port = free_port()
+        ingest = start_process(
+            [
+                python,
+                "-m",
+                "streaming.ingest_server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ingest_port),
+                "--server",
+                "websockets",
+            ],
+            env=env,
+            cwd=PROJECT_DIR,
+            log_path=work / "ingest.log",
+        )
     simulator = None
-    result = Result(calls, viewers, lists, "redis" if os.environ.get("REDIS_URL") else "memory")
+    result = Result(
+        calls,
+        viewers,
+        lists,
+        "redis" if env.get("REDIS_URL") else "memory",
+        "ingest on its own server, pages on daphne" if split else "one daphne",
+    )
     try:
         wait_for_port("127.0.0.1", port, timeout=60, process=server)
+        wait_for_port("127.0.0.1", ingest_port, timeout=60, process=ingest)
         base = f"http://127.0.0.1:{port}"
         cookie = _session(base)
-        duration = 60 + 3 * (window + settle) + calls / 10
+        ramp = calls / 5  # gentle: the figure is the viewers' cost, not the arrival rate's
+        duration = ramp + 60 + 3 * (window + settle) + 30
         simulator = start_process(
             [
-                *(python, "-m", "streaming.tools.simulator", "--url", f"ws://127.0.0.1:{port}/"),
-                *("--calls", str(calls), "--duration", str(duration), "--ramp", str(calls / 20)),
+                *(
+                    python,
+                    "-m",
+                    "streaming.tools.simulator",
+                    "--url",
+                    f"ws://127.0.0.1:{ingest_port}/",
+                ),
+                *("--calls", str(calls), "--duration", str(duration), "--ramp", str(ramp)),
                 *("--secret", secret, "--quiet", "--call-id-prefix", "viewers"),
             ],
             env=env,
             cwd=PROJECT_DIR,
             log_path=work / "simulator.log",
         )
-        asyncio.run(_windows(result, server.pid, base, cookie, window, settle))
+        asyncio.run(_windows(result, ingest.pid, base, cookie, window, settle))
     finally:
         if simulator is not None:
             stop_process(simulator)
+        if ingest is not server:
+            stop_process(ingest)
         stop_process(server)
     return result
 
 
 def format_result(result: Result) -> str:
     lines = [
-        f"{result.live_calls_seen} live calls streaming ({result.layer} channel layer); "
+        f"{result.live_calls_seen} live calls streaming ({result.topology}, {result.layer} "
+        "channel layer); ingest process CPU; "
         f"viewers: {result.viewers} on one call's events + {result.lists} on the live list",
         f"{'window':<18} {'seconds':>8} {'CPU s':>8} {'CPU %':>7} {'messages':>9}",
     ]
@@ -248,9 +301,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--viewers", type=int, default=50, help="sockets on one call's events")
     parser.add_argument("--lists", type=int, default=3, help="sockets on the live calls list")
     parser.add_argument("--window", type=float, default=20.0, help="seconds per measurement")
+    parser.add_argument(
+        "--split", action="store_true", help="the ingest on its own server (needs REDIS_URL)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run(calls=args.calls, viewers=args.viewers, lists=args.lists, window=args.window)
+    result = run(
+        calls=args.calls,
+        viewers=args.viewers,
+        lists=args.lists,
+        window=args.window,
+        split=args.split,
+    )
     print(json.dumps(result.as_dict(), indent=2) if args.json else format_result(result))
     return 0
 
