@@ -65,6 +65,7 @@ class Result:
     layer: str
     topology: str
     live_calls_seen: int = 0
+    viewer_errors: list[str] = field(default_factory=list)  # sockets that failed, why
     windows: list[Window] = field(default_factory=list)
 
     def extra_percent(self) -> float:
@@ -170,6 +171,8 @@ async def _windows(
     tasks = [asyncio.create_task(_viewer(url, headers, counter, stop)) for url in sockets]
     await asyncio.sleep(settle)  # connected, first lists sent
     result.windows.append(await _measure(pid, "viewers", window, counter))
+    failed = [t.exception() for t in tasks if t.done() and t.exception() is not None]
+    result.viewer_errors = sorted({repr(e)[:200] for e in failed if e is not None})
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(settle)
@@ -290,6 +293,8 @@ def format_result(result: Result) -> str:
             f"{w.messages:>9}"
         )
     lines.append(f"extra CPU with viewers: {result.extra_percent():+.1f} % of one core")
+    if result.viewer_errors:
+        lines.append(f"viewer sockets failed: {'; '.join(result.viewer_errors)}")
     return "\n".join(lines)
 
 
