@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET
 
-from ringadmin.calls.models import CallStatus
-from ringadmin.calls.selectors import calls_visible_to
+from ringadmin.calls.models import Call, CallStatus
+from ringadmin.calls.selectors import call_for_user, calls_visible_to
+from ringadmin.storable import has_control_characters
+from streaming.agent_embed import (
+    embed_call_for,
+    embed_profile_for_key,
+    embed_transcript_lines,
+    embed_wrong_key_count,
+    embed_wrong_keys_exceeded,
+)
 
 
 @login_required
@@ -23,4 +38,156 @@ def call_list(request: HttpRequest) -> HttpResponse:
         request,
         "monitoring/call_list.html",
         {"page": page, "status": status, "statuses": CallStatus.choices},
+    )
+
+
+# --- live calls --------------------------------------------------------------------------------
+
+
+def call_page_url(call_id: int) -> str:
+    """The call's own page (after it ends, its live page turns into it)."""
+    try:
+        return reverse("call-detail", args=[call_id])
+    except NoReverseMatch:
+        return f"/calls/{int(call_id)}/"
+
+
+@login_required
+@permission_required("calls.view_live_call", raise_exception=True)
+def live_calls(request: HttpRequest) -> HttpResponse:
+    """Every call streaming now; the list itself comes over ``/ws/calls/live/``."""
+    return render(request, "monitoring/live_calls.html")
+
+
+@login_required
+@permission_required("calls.view_live_call", raise_exception=True)
+def call_live(request: HttpRequest, call_id: int) -> HttpResponse:
+    """One call as it streams (``/ws/calls/<id>/events/``); once over, its call page."""
+    call = call_for_user(user=request.user, call_id=call_id)
+    if call is None:
+        raise Http404("No such call.")
+    if call.status != CallStatus.LIVE:
+        return redirect(call_page_url(call.pk))
+    return render(
+        request,
+        "monitoring/call_live.html",
+        {"call": call, "call_page_url": call_page_url(call.pk)},
+    )
+
+
+# --- the agent iFrame (RingCX agent script) ------------------------------------------------------
+
+embed_logger = logging.getLogger("monitoring.agent_embed")
+EMBED_CALL_ID_MAX = 64
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    """A /client request checked: the call it may show, or why it is refused."""
+
+    status: int = 200
+    problem: str = ""
+    ringcx_call_id: str = ""
+    call: Call | None = None
+
+
+def _embed_check(request: HttpRequest) -> EmbedRequest:
+    """Rate limit, then the key (constant time, every profile), then the call id."""
+    client = request.META.get("REMOTE_ADDR") or "unknown"
+    if embed_wrong_keys_exceeded(client=client):
+        return EmbedRequest(429, "Too many wrong keys from this address: try again later.")
+    profile = embed_profile_for_key(presented=request.GET.get("key", ""))
+    if profile is None:
+        count = embed_wrong_key_count(client=client)
+        embed_logger.warning(
+            "agent iFrame refused: wrong or missing embed key from %s (%d of %d allowed in %d s%s)",
+            client,
+            count,
+            settings.AGENT_EMBED_MAX_WRONG_KEYS,
+            settings.AGENT_EMBED_WRONG_KEY_WINDOW_SECONDS,
+            "; no more keys checked from it in this window"
+            if count >= settings.AGENT_EMBED_MAX_WRONG_KEYS
+            else "",
+        )
+        return EmbedRequest(
+            403,
+            "This transcript link's key is not valid. Copy the agent script URL again from "
+            "the streaming profile in ringadmin's admin (the key may have been rotated).",
+        )
+    ringcx_call_id = request.GET.get("callId", "")
+    if (
+        not ringcx_call_id
+        or len(ringcx_call_id) > EMBED_CALL_ID_MAX
+        or (has_control_characters(ringcx_call_id))
+    ):
+        embed_logger.info("agent iFrame: missing or invalid callId")
+        return EmbedRequest(
+            400,
+            "This link needs the call's id: callId={{model.call.uii}} in the agent script URL.",
+        )
+    call = embed_call_for(profile=profile, ringcx_call_id=ringcx_call_id)
+    return EmbedRequest(ringcx_call_id=ringcx_call_id, call=call)
+
+
+def _embed_headers(response: HttpResponse) -> HttpResponse:
+    """Framed by RingCX's agent application only; its own scripts only; never cached, and
+    never a Referer carrying the key."""
+    ancestors = " ".join(settings.AGENT_EMBED_FRAME_ANCESTORS)
+    response["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _embed_state(call: Call | None) -> str:
+    if call is None:
+        return "unknown"
+    return "live" if call.status == CallStatus.LIVE else "ended"
+
+
+@xframe_options_exempt
+@require_GET
+def agent_client(request: HttpRequest) -> HttpResponse:
+    """``/client?callId=…&key=…``: a call's live transcript inside RingCX's agent script."""
+    checked = _embed_check(request)
+    context: dict[str, object] = {"problem": checked.problem}
+    if not checked.problem:
+        call = checked.call
+        lines = embed_transcript_lines(call_id=call.pk) if call is not None else []
+        context.update(
+            state=_embed_state(call),
+            ringcx_call_id=checked.ringcx_call_id,
+            lines=lines,
+            after=lines[-1]["id"] if lines else 0,
+            lines_url=reverse("agent-client-lines"),
+            key=request.GET.get("key", ""),
+        )
+    response = render(request, "monitoring/agent_client.html", context, status=checked.status)
+    return _embed_headers(response)
+
+
+@xframe_options_exempt
+@require_GET
+def agent_client_lines(request: HttpRequest) -> HttpResponse:
+    """What the iFrame polls every 2 s: the call's state and its lines after ``after``."""
+    checked = _embed_check(request)
+    if checked.problem:
+        return _embed_headers(JsonResponse({"error": checked.problem}, status=checked.status))
+    after_text = request.GET.get("after", "0")
+    if not after_text.isascii() or not after_text.isdigit() or len(after_text) > 12:
+        return _embed_headers(JsonResponse({"error": "after: a line number"}, status=400))
+    call = checked.call
+    lines = embed_transcript_lines(call_id=call.pk, after=int(after_text)) if call else []
+    return _embed_headers(
+        JsonResponse(
+            {
+                "state": _embed_state(call),
+                "lines": lines,
+                "after": lines[-1]["id"] if lines else int(after_text),
+            }
+        )
     )

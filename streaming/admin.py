@@ -8,6 +8,7 @@ handshake page or a log line.
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 from django import forms
@@ -17,12 +18,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from ringadmin.admin_readonly import ReadOnlyAdminMixin, ReadOnlyTabularInline
 from ringadmin.calls.admin import CallAction, call_admin_extensions
 from ringadmin.calls.models import Call
 from ringadmin.logging import redact_mapping
+from streaming.agent_embed import embed_key_rotate, script_studio_url
 from streaming.models import (
     IngestHandshake,
     StreamingProfile,
@@ -43,6 +46,8 @@ from streaming.transcription.engines.base import TranscriptionError
 from streaming.transcription.services import transcription_enqueue
 
 IDENTITY_FIELDS = ("product_type", "product_id", "sub_account_id")
+# The address this admin page was reached at: the agent iFrame URL is on the same server.
+_request_base_url: ContextVar[str] = ContextVar("request_base_url", default="https://<this-host>")
 ONCE_NOTE = "copy it now, it will not be shown again."
 
 
@@ -113,7 +118,13 @@ class StreamingProfileAdmin(admin.ModelAdmin):
         "streaming_url",
         "notes",
     )
-    actions = ("rotate_secret", "disable", "verify_with_ringcx", "push_to_ringcx")
+    actions = (
+        "rotate_secret",
+        "rotate_embed_key",
+        "disable",
+        "verify_with_ringcx",
+        "push_to_ringcx",
+    )
     add_form = StreamingProfileAddForm
     add_fieldsets = (
         (None, {"fields": (*IDENTITY_FIELDS, "main_account_id", "rc_account_id")}),
@@ -151,9 +162,20 @@ class StreamingProfileAdmin(admin.ModelAdmin):
                 "match this profile.",
             },
         ),
+        (
+            "Agent iFrame",
+            {
+                "fields": ("agent_iframe_url",),
+                "description": "Paste this URL into an iFrame element of the RingCX agent "
+                "script (Script Studio): agents see the call's live transcript. The key in it "
+                "opens this profile's calls only; “Rotate agent iFrame key” in the list "
+                "replaces it (every old URL stops working).",
+            },
+        ),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = (
+        "agent_iframe_url",
         "sync_status",
         "synced_at",
         "remote_checked_at",
@@ -168,6 +190,21 @@ class StreamingProfileAdmin(admin.ModelAdmin):
     @admin.display(description="secret")
     def secret_display(self, obj: StreamingProfile) -> str:
         return obj.masked_secret
+
+    @admin.display(description="agent script URL")
+    def agent_iframe_url(self, obj: StreamingProfile) -> str:
+        url = script_studio_url(base_url=_request_base_url.get(), profile=obj)
+        return format_html('<code class="agent-iframe-url">{}</code>', url)
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        token = _request_base_url.set(f"https://{request.get_host()}")
+        try:
+            response = super().changeform_view(request, *args, **kwargs)
+            if isinstance(response, TemplateResponse):
+                response.render()  # while this request's address is known
+            return response
+        finally:
+            _request_base_url.reset(token)
 
     def get_fieldsets(self, request: HttpRequest, obj: StreamingProfile | None = None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
@@ -299,6 +336,20 @@ class StreamingProfileAdmin(admin.ModelAdmin):
             ]
         for profile, secret in rotated:
             _announce_secret(request, profile, secret)
+
+    @admin.action(
+        description="Rotate agent iFrame key (old URLs stop working)", permissions=["change"]
+    )
+    def rotate_embed_key(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:
+        with transaction.atomic():
+            rotated = [embed_key_rotate(profile=p, actor=_actor(request)) for p in queryset]
+        for profile in rotated:
+            self.message_user(
+                request,
+                f"{profile}: new agent iFrame key; paste the new URL from its page into the "
+                "agent script.",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Disable", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[StreamingProfile]) -> None:

@@ -7,6 +7,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from streaming.embed_keys import embed_key_generate
+
 # RingCX's own pattern for streamingUrl: ^$|^wss://host(:port)?$ — no path, no query.
 STREAMING_URL_RE = re.compile(
     r"^wss://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)"
@@ -101,6 +103,13 @@ class StreamingProfile(models.Model):
         blank=True,
         editable=False,
         help_text="Fields where RingCX differs from this profile at the last check.",
+    )
+    embed_key = models.CharField(
+        max_length=64,
+        unique=True,
+        default=embed_key_generate,
+        editable=False,
+        help_text="Key of the agent iFrame URL (/client) for this profile's calls.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -21,6 +21,8 @@ INGEST_MAX_SOCKETS_PER_CALL = env.int("INGEST_MAX_SOCKETS_PER_CALL", default=4)
 INGEST_MAX_CALLS_PER_PROFILE = env.int("INGEST_MAX_CALLS_PER_PROFILE", default=1000)  # 0: none
 INGEST_SHED_LAG_MS = env.float("INGEST_SHED_LAG_MS", default=250.0)
 INGEST_EVENTS_HZ = env.float("INGEST_EVENTS_HZ", default=2.0)
+# The live calls page's digest: one message per ingest process per period, every live call in it.
+INGEST_LIVE_DIGEST_SECONDS = env.float("INGEST_LIVE_DIGEST_SECONDS", default=1.0)
 INGEST_STATS_INTERVAL_SECONDS = env.float("INGEST_STATS_INTERVAL_SECONDS", default=10.0)
 INGEST_TICK_SECONDS = env.float("INGEST_TICK_SECONDS", default=0.2)
 # When true, a profile with a secret must receive it in the handshake (else 403); when false it

@@ -6,6 +6,8 @@ redirects, secure cookies and HSTS; ``DEBUG=true`` relaxes them for local develo
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ImproperlyConfigured
 
 from ringadmin.settings.base import DEBUG, ENV_FILE, env
@@ -42,3 +44,35 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- The agent iFrame (/client) in RingCX's agent application --------------------------------
+_FRAME_SOURCE = re.compile(r"'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?")
+
+
+def frame_ancestors_parse(value: str) -> list[str]:
+    """CSP ``frame-ancestors`` sources from a space or comma separated list. Each must be an
+    origin (a leading ``*.`` label allowed) or 'self'/'none': anything else, a ``;`` above all,
+    would rewrite the policy, so it stops the start with a clear message."""
+    sources = value.replace(",", " ").split()
+    for source in sources:
+        if not _FRAME_SOURCE.fullmatch(source):
+            raise ImproperlyConfigured(
+                f"AGENT_EMBED_FRAME_ANCESTORS: {source!r} is not an origin such as "
+                "https://ringcx.ringcentral.com or https://*.ringcentral.com "
+                "('self' and 'none' allowed)"
+            )
+    if not sources:
+        raise ImproperlyConfigured("AGENT_EMBED_FRAME_ANCESTORS is empty: use 'none' to refuse")
+    return sources
+
+
+# Who may frame it: RingCX's agent application. Every other page keeps X-Frame-Options DENY.
+AGENT_EMBED_FRAME_ANCESTORS = frame_ancestors_parse(
+    env.str(
+        "AGENT_EMBED_FRAME_ANCESTORS",
+        default="https://ringcx.ringcentral.com https://*.ringcentral.com",
+    )
+)
+# Wrong embed keys allowed per client address and window before /client answers 429.
+AGENT_EMBED_MAX_WRONG_KEYS = env.int("AGENT_EMBED_MAX_WRONG_KEYS", default=20)
+AGENT_EMBED_WRONG_KEY_WINDOW_SECONDS = env.int("AGENT_EMBED_WRONG_KEY_WINDOW_SECONDS", default=600)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -30,6 +31,8 @@ class CallEvents:
         self.events_dropped = 0
         self._outbox: list[tuple[LiveCall, dict[str, Any]]] = []
         self._publisher: asyncio.Task | None = None
+        # told of every call event before it is sent (the live calls page's digest)
+        self.observers: list[Callable[[LiveCall, dict[str, Any]], None]] = []
 
     @staticmethod
     def listened(live: LiveCall, layer=None) -> bool:
@@ -41,6 +44,8 @@ class CallEvents:
         return not isinstance(layer, InMemoryChannelLayer) or live.group in layer.groups
 
     async def publish(self, live: LiveCall, payload: dict[str, Any]) -> None:
+        for observer in self.observers:
+            observer(live, payload)
         layer = get_channel_layer()
         if not self.listened(live, layer):
             return

@@ -3,11 +3,12 @@
 Each part owns its state; imports go one way, top to bottom (``lint-imports`` checks it)::
 
     ws_server ─▶ app (one socket) ─▶ runtime (this module) ─▶ ticker ─▶ endings
-        ─▶ events | transcript_results | stats_batch | shedding ─▶ registry
+        ─▶ events | transcript_results | stats_batch | shedding | live_digest ─▶ registry
 
 - ``registry``: live calls (``LiveCall``), open sockets, sockets on their way, ending calls.
 - ``shedding``: the overload signal (open sockets, event loop lag) behind 503s.
 - ``events``: call events to browsers; progress through one outbox and one publisher task.
+- ``live_digest``: one message per period with every live call, for the live calls page.
 - ``stats_batch``: live calls' statistics, one database update per interval.
 - ``transcript_results``: audio to live transcription workers, their lines to browsers and,
   once final, to the database.
@@ -32,6 +33,7 @@ from django.conf import settings
 from streaming.ingest.config import IngestConfig
 from streaming.ingest.endings import CallEndings
 from streaming.ingest.events import CallEvents
+from streaming.ingest.live_digest import LiveDigest
 from streaming.ingest.registry import CallRegistry
 from streaming.ingest.shedding import LoadShedding
 from streaming.ingest.stats_batch import StatsBatch
@@ -64,6 +66,8 @@ class IngestRuntime:
             max_connections=config.max_connections, shed_lag_ms=config.shed_lag_ms
         )
         self.events = CallEvents(self.loop, events_hz=config.events_hz)
+        self.live_digest = LiveDigest(registry=self.registry, spawn=spawn)
+        self.events.observers.append(self.live_digest.on_event)
         self.stats = StatsBatch(interval=config.stats_interval, spawn=spawn)
         self.transcripts = LiveTranscripts(
             config.live_transcription, publish=self.events.publish, spawn=spawn
@@ -79,6 +83,7 @@ class IngestRuntime:
             stats=self.stats,
             transcripts=self.transcripts,
             shedding=self.shedding,
+            live_digest=self.live_digest,
             spawn=spawn,
         )
         self.ticker.start(self.loop)

@@ -16,6 +16,7 @@ from ringadmin.calls.models import CallStatus
 from streaming.ingest.config import IngestConfig
 from streaming.ingest.endings import CallEndings
 from streaming.ingest.events import CallEvents
+from streaming.ingest.live_digest import LiveDigest
 from streaming.ingest.registry import CallRegistry, LiveCall
 from streaming.ingest.shedding import LoadShedding
 from streaming.ingest.stats_batch import StatsBatch
@@ -40,6 +41,7 @@ class Ticker:
         stats: StatsBatch,
         transcripts: LiveTranscripts,
         shedding: LoadShedding,
+        live_digest: LiveDigest,
         spawn: Spawn,
     ) -> None:
         self.config = config
@@ -49,6 +51,7 @@ class Ticker:
         self.stats = stats
         self.transcripts = transcripts
         self.shedding = shedding
+        self.live_digest = live_digest
         self.spawn = spawn
         self._task: asyncio.Task | None = None
 
@@ -125,6 +128,7 @@ class Ticker:
             stats.slice_end()
         if part != 0:
             return
+        self.live_digest.tick(now)
         for connection in list(self.registry.connections):
             connection.check_limits(now)
         self.transcripts.tick()
