@@ -4,4 +4,17 @@ from monitoring import views
 
 urlpatterns = [
     path("calls/", views.call_list, name="calls"),
+    path("calls/<int:call_id>/", views.call_detail, name="call-detail"),
+    path("calls/<int:call_id>/recording.wav", views.call_recording, name="call-recording"),
+    path(
+        "calls/<int:call_id>/recording/download",
+        views.call_recording_download,
+        name="call-recording-download",
+    ),
+    path("calls/<int:call_id>/peaks.json", views.call_peaks, name="call-peaks"),
+    path(
+        "calls/<int:call_id>/transcript.<str:fmt>",
+        views.call_transcript_download,
+        name="call-transcript",
+    ),
 ]

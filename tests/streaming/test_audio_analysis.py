@@ -22,31 +22,10 @@ from streaming.audio.analysis import (
     peak_bucket_samples,
 )
 from streaming.audio.wav import wav_bytes
+from tests.streaming.stereo_signals import RATE, stereo
 
-RATE = 8000
 FRAME = 0.02
 TOLERANCE = 2 * FRAME  # a boundary may land one frame either side
-
-
-def stereo(
-    seconds: float,
-    agent: list[tuple[float, float]] = (),
-    caller: list[tuple[float, float]] = (),
-    *,
-    noise: float = 30.0,
-    level: float = 8000.0,
-    seed: int = 1,
-) -> np.ndarray:
-    """Line noise on both channels, a tone on each side's (start, end) intervals in seconds."""
-    rng = np.random.default_rng(seed)
-    count = round(seconds * RATE)
-    samples = rng.normal(0.0, noise, size=(count, 2))
-    t = np.arange(count) / RATE
-    for channel, intervals, hz in ((0, agent, 310.0), (1, caller, 470.0)):
-        for start, end in intervals:
-            span = slice(round(start * RATE), round(end * RATE))
-            samples[span, channel] += level * np.sin(2 * np.pi * hz * t[span])
-    return np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
 
 
 def analyse(samples: np.ndarray, tmp_path: Path) -> analysis.RecordingAnalysis:
