@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils.safestring import SafeString, mark_safe
 
 from ringadmin.calls.models import Call, CallAnalysis
 from ringadmin.calls.selectors import calls_visible_to
@@ -20,7 +22,7 @@ from ringadmin.calls.stream_stats import section_items, stats_mapping, stats_per
 from ringadmin.calls.stream_stats_layout import LagStats, PerspectiveStats, label
 from streaming.models import Transcript
 from streaming.transcription.exports import clock, speaker_label
-from streaming.transcription.selectors import call_transcript, transcript_turns
+from streaming.transcription.selectors import call_transcript, transcript_turn_rows
 
 LEG_SIDES = {"Participant": "Agent", "Conference": "Caller"}
 LEG_KEYS = (
@@ -38,10 +40,10 @@ LAG_KEYS = ("count", "p50", "p95", "p99", "max")
 EMPTY = "—"
 
 
-def call_page_call(*, user: AbstractBaseUser | AnonymousUser, call_id: int) -> Call | None:
+def call_page_call(*, user: AbstractUser | AnonymousUser, call_id: int) -> Call | None:
     """The call with its analysis (without the waveform blob), if the user may see it."""
     return (
-        calls_visible_to(user=user)  # type: ignore[arg-type]
+        calls_visible_to(user=user)
         .select_related("analysis")
         .defer("analysis__peaks")
         .filter(pk=call_id)
@@ -139,6 +141,32 @@ def recording_filename(call: Call, extension: str) -> str:
     return f"call-{safe_id}-{call.started_at:%Y%m%d-%H%M%S}.{extension}"
 
 
+TURN_HTML = (
+    '<li class="turn turn-{speaker}" data-start="{start:.3f}" data-end="{end:.3f}">'
+    '<button type="button" class="turn-seek" aria-label="Play from {at}, {who}">{at}</button>'
+    '<span class="turn-who">{who}</span><p class="turn-text">{text}</p></li>\n'
+)
+
+
+def turns_html(turns: list[dict[str, Any]]) -> SafeString:
+    """The transcript's list items, every text value HTML-escaped (quotes too). Built here
+    rather than in a template loop: an hour-long call has hundreds of turns, and this is
+    about ten times faster."""
+    return mark_safe(  # noqa: S308 - each interpolated string is escaped just below
+        "".join(
+            TURN_HTML.format(
+                speaker=escape(turn["speaker"]),
+                start=float(turn["start"]),
+                end=float(turn["end"]),
+                at=escape(turn["at"]),
+                who=escape(turn["who"]),
+                text=escape(turn["text"]),
+            )
+            for turn in turns
+        )
+    )
+
+
 def call_analysis_or_none(call: Call) -> CallAnalysis | None:
     try:
         return call.analysis
@@ -146,10 +174,13 @@ def call_analysis_or_none(call: Call) -> CallAnalysis | None:
         return None
 
 
-def call_page_context(*, call: Call, user: AbstractBaseUser | AnonymousUser) -> dict[str, Any]:
+def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict[str, Any]:
     analysis = call_analysis_or_none(call)
     transcript: Transcript | None = call_transcript(call=call)
-    turns = transcript_turns(transcript=transcript) if transcript is not None else []
+    rows = transcript_turn_rows(transcript=transcript) if transcript is not None else []
+    shown_turns = [
+        {**row, "who": speaker_label(row["speaker"]), "at": clock(row["start"])} for row in rows
+    ]
     audio_seconds = analysis.audio_seconds if analysis is not None else call.duration_seconds or 0.0
     return {
         "call": call,
@@ -163,17 +194,8 @@ def call_page_context(*, call: Call, user: AbstractBaseUser | AnonymousUser) -> 
         "overtalk": duration_text(analysis.overtalk_seconds) if analysis else EMPTY,
         "monologue": duration_text(analysis.longest_monologue_seconds) if analysis else EMPTY,
         "transcript": transcript,
-        "turns": [
-            {
-                "start": turn.start,
-                "end": turn.end,
-                "speaker": turn.speaker,
-                "who": speaker_label(turn.speaker),
-                "at": clock(turn.start),
-                "text": turn.text,
-            }
-            for turn in turns
-        ],
+        "turns": shown_turns,
+        "turns_html": turns_html(shown_turns),
         "has_recording": bool(call.recording_path),
         "can_play": bool(call.recording_path) and user.has_perm("calls.play_recording"),
         "can_download": bool(call.recording_path) and user.has_perm("calls.download_recording"),

@@ -231,7 +231,8 @@ class _PeakAccumulator:
 
         def quantise(values: npt.NDArray[np.int32]) -> npt.NDArray[np.int8]:
             scaled = np.rint(values * (127.0 / scale))
-            return np.clip(scaled, -127, 127).astype(np.int8)
+            quantised: npt.NDArray[np.int8] = np.clip(scaled, -127, 127).astype(np.int8)
+            return quantised
 
         data = np.stack([quantise(low), quantise(high)], axis=-1)
         return Peaks(self.sample_rate, self.per_bucket, self.total_samples, scale, data)

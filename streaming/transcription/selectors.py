@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Case, IntegerField, Q, Value, When
 
 from ringadmin.calls.models import Call
@@ -35,4 +37,14 @@ def transcript_turns(*, transcript: Transcript) -> list[TranscriptSegment]:
         TranscriptSegment.objects.filter(transcript=transcript)
         .defer("words")
         .order_by("start", "seq")
+    )
+
+
+def transcript_turn_rows(*, transcript: Transcript) -> list[dict[str, Any]]:
+    """The turns as plain rows (speaker, start, end, text) for a page: no model instances to
+    build for the hundreds of turns of a long call."""
+    return list(
+        TranscriptSegment.objects.filter(transcript=transcript)
+        .order_by("start", "seq")
+        .values("speaker", "start", "end", "text")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,13 @@ def recorded_call(db, settings, tmp_path) -> RecordedCall:
         settings.RECORDINGS_DIR / "2026/12/03/call-page-1.wav",
         stereo(10, agent=[(0.5, 2.5), (6, 9)], caller=[(3, 5.5)]),
     )
+    ended = timezone.now()
     call = CallFactory(
         ringcx_call_id="CX-2041",
+        started_at=ended - timedelta(seconds=10),
         recording_path=str(path),
         duration_seconds=10.0,
-        ended_at=timezone.now(),
+        ended_at=ended,
         end_reason="agent hung up",
         stream_stats=stream_stats(),
     )

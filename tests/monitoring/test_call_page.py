@@ -282,3 +282,24 @@ def test_a_transcript_still_running_is_not_offered(client, make_user, db) -> Non
     signed_in(client, make_user("supervisor"))
     assert "No transcript for this call." in client.get(PAGE.format(call.pk)).content.decode()
     assert client.get(f"/calls/{call.pk}/transcript.txt").status_code == 404
+
+
+def test_the_benchmark_command_runs_and_leaves_nothing_behind(settings, tmp_path, db) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from ringadmin.calls.models import Call
+
+    settings.RECORDINGS_DIR = tmp_path / "recordings"
+    out = StringIO()
+    call_command(
+        "calls_page_bench", "--seconds", "40", "--requests", "2", stdout=out, stderr=StringIO()
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("recording: 40 s stereo 8 kHz")
+    assert lines[2].startswith("call page (HTML): p50 ")
+    assert lines[3].startswith("peaks.json: p50 ")
+    assert not Call.objects.exists()
+    assert not AuditEvent.objects.exists()
+    assert not list((tmp_path / "recordings").rglob("*.wav"))

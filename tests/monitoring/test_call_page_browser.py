@@ -53,7 +53,7 @@ def test_supervisor_plays_a_call_and_follows_the_transcript(
 
             # Play: the clock advances and the highlight follows the turns.
             page.click("#play-toggle")
-            expect(page.locator("#play-toggle")).to_have_attribute("aria-pressed", "true")
+            expect(page.locator("#play-toggle")).to_have_text("Pause")
             page.wait_for_function("document.getElementById('call-audio').currentTime > 0.6")
             expect(page.locator(".turn").nth(0)).to_have_class("turn turn-agent current")
             page.wait_for_function(f"{CURRENT_TURN} === 1", timeout=15_000)

@@ -293,12 +293,10 @@
     });
     audio.addEventListener("play", function () {
       playButton.textContent = "Pause";
-      playButton.setAttribute("aria-pressed", "true");
       if (frame === null) { frame = window.requestAnimationFrame(animate); }
     });
     audio.addEventListener("pause", function () {
       playButton.textContent = "Play";
-      playButton.setAttribute("aria-pressed", "false");
       update();
     });
     audio.addEventListener("timeupdate", update);
