@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +143,7 @@ def _measure(path, turns, seconds, requests, write_seconds, progress) -> BenchRe
     call = Call.objects.create(
         ringcx_call_id=f"BENCH-{secrets.token_hex(4)}",
         status=CallStatus.COMPLETED,
-        started_at=now - timezone.timedelta(seconds=seconds),
+        started_at=now - timedelta(seconds=seconds),
         ended_at=now,
         duration_seconds=seconds,
         recording_path=str(path),
@@ -174,7 +175,7 @@ def _measure(path, turns, seconds, requests, write_seconds, progress) -> BenchRe
     progress(f"analysed in {analysis_seconds:.2f} s")
 
     client = Client()
-    client.force_login(user)
+    client.force_login(user)  # type: ignore[arg-type]  # AUTH_USER_MODEL is User
     host = _host()
     timings = []
     for name, url in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Case, IntegerField, Q, Value, When
@@ -40,7 +41,7 @@ def transcript_turns(*, transcript: Transcript) -> list[TranscriptSegment]:
     )
 
 
-def transcript_turn_rows(*, transcript: Transcript) -> list[dict[str, Any]]:
+def transcript_turn_rows(*, transcript: Transcript) -> list[Mapping[str, Any]]:
     """The turns as plain rows (speaker, start, end, text) for a page: no model instances to
     build for the hundreds of turns of a long call."""
     return list(
