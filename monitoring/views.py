@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -9,13 +10,19 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
+from monitoring.call_page import call_page_call, call_page_context, recording_filename
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.calls.selectors import call_for_user, calls_visible_to
+from ringadmin.compliance.audit import audit_record
+from ringadmin.compliance.models import AuditEventType
+from ringadmin.http_range import ranged_file_response
 from ringadmin.storable import has_control_characters
 from streaming.agent_embed import (
     embed_call_for,
@@ -24,6 +31,10 @@ from streaming.agent_embed import (
     embed_wrong_key_count,
     embed_wrong_keys_exceeded,
 )
+from streaming.call_analysis import call_peaks_payload
+from streaming.recordings import recording_file
+from streaming.transcription.exports import transcript_json, transcript_text, transcript_webvtt
+from streaming.transcription.selectors import call_transcript, transcript_turns
 
 
 @login_required
@@ -191,3 +202,160 @@ def agent_client_lines(request: HttpRequest) -> HttpResponse:
             }
         )
     )
+
+
+# --- one call: the page, its recording, waveform and transcript downloads ----------------------
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _visible_call_or_404(request: HttpRequest, call_id: int) -> Call:
+    call = call_for_user(user=request.user, call_id=call_id)
+    if call is None:  # absent or not visible: the same answer, so ids reveal nothing
+        raise Http404("No such call.")
+    return call
+
+
+@login_required
+@permission_required("calls.view_call", raise_exception=True)
+def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
+    """The call page; its view is audited, and so is the transcript's when one is shown."""
+    call = call_page_call(user=request.user, call_id=call_id)
+    if call is None:
+        raise Http404("No such call.")
+    context = call_page_context(call=call, user=request.user)
+    audit_record(
+        event_type=AuditEventType.CALL_VIEWED,
+        actor=request.user,
+        target=call,
+        call_id=call.pk,
+        ip_address=_client_ip(request),
+    )
+    transcript = context["transcript"]
+    if transcript is not None and context["turns"]:
+        audit_record(
+            event_type=AuditEventType.TRANSCRIPT_VIEWED,
+            actor=request.user,
+            target=transcript,
+            call_id=call.pk,
+            data={"kind": transcript.kind, "engine": transcript.engine},
+            ip_address=_client_ip(request),
+        )
+    return render(request, "monitoring/call_detail.html", context)
+
+
+def _recording(request: HttpRequest, call_id: int, *, download: bool) -> HttpResponseBase:
+    call = _visible_call_or_404(request, call_id)
+    path = recording_file(call)
+    if path is None:
+        return render(request, "monitoring/recording_missing.html", {"call": call}, status=404)
+    response, answered = ranged_file_response(
+        path=path,
+        range_header=request.headers.get("Range"),
+        content_type="audio/wav",
+        filename=recording_filename(call, "wav"),
+        as_attachment=download,
+    )
+    # One entry per playback or download, not per range a player asks for while seeking.
+    starts_at_zero = response.status_code in (200, 206) and (
+        answered is None or answered.start == 0
+    )
+    if request.method == "GET" and starts_at_zero:
+        audit_record(
+            event_type=(
+                AuditEventType.RECORDING_DOWNLOADED if download else AuditEventType.RECORDING_PLAYED
+            ),
+            actor=request.user,
+            target=call,
+            call_id=call.pk,
+            ip_address=_client_ip(request),
+        )
+    return response
+
+
+@require_safe
+@login_required
+@permission_required("calls.play_recording", raise_exception=True)
+def call_recording(request: HttpRequest, call_id: int) -> HttpResponseBase:
+    """The recording for the page's player, with HTTP Range (audited once per playback)."""
+    return _recording(request, call_id, download=False)
+
+
+@require_safe
+@login_required
+@permission_required("calls.download_recording", raise_exception=True)
+def call_recording_download(request: HttpRequest, call_id: int) -> HttpResponseBase:
+    """The recording as an attachment (audited once per download)."""
+    return _recording(request, call_id, download=True)
+
+
+@require_safe
+@login_required
+@permission_required("calls.view_call", raise_exception=True)
+def call_peaks(request: HttpRequest, call_id: int) -> JsonResponse:
+    """The stored waveform of both channels, for the page's canvas."""
+    call = _visible_call_or_404(request, call_id)
+    payload = call_peaks_payload(call=call)
+    if payload is None:
+        return JsonResponse({"error": "This call has not been analysed yet."}, status=404)
+    response = JsonResponse(payload)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+TRANSCRIPT_FORMATS = {
+    "txt": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "vtt": "text/vtt; charset=utf-8",
+}
+
+
+@require_safe
+@login_required
+@permission_required("calls.view_call", raise_exception=True)
+def call_transcript_download(request: HttpRequest, call_id: int, fmt: str) -> HttpResponse:
+    """The transcript as text, JSON or WebVTT (audited)."""
+    call = _visible_call_or_404(request, call_id)
+    transcript = call_transcript(call=call)
+    if transcript is None or fmt not in TRANSCRIPT_FORMATS:
+        raise Http404("This call has no transcript.")
+    turns = transcript_turns(transcript=transcript)
+    if fmt == "txt":
+        body = transcript_text(
+            turns, heading=f"Call {call.ringcx_call_id}, {call.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    elif fmt == "vtt":
+        body = transcript_webvtt(turns)
+    else:
+        document = transcript_json(
+            turns,
+            about={
+                "call": {
+                    "id": call.pk,
+                    "ringcx_call_id": call.ringcx_call_id,
+                    "started_at": call.started_at.isoformat(),
+                },
+                "transcript": {
+                    "kind": transcript.kind,
+                    "engine": transcript.engine,
+                    "model": transcript.model,
+                },
+            },
+        )
+        body = json.dumps(document, ensure_ascii=False, indent=2)
+    audit_record(
+        event_type=AuditEventType.TRANSCRIPT_DOWNLOADED,
+        actor=request.user,
+        target=transcript,
+        call_id=call.pk,
+        data={"format": fmt},
+        ip_address=_client_ip(request),
+    )
+    response = HttpResponse(body, content_type=TRANSCRIPT_FORMATS[fmt])
+    response["Content-Disposition"] = (
+        content_disposition_header(True, recording_filename(call, f"transcript.{fmt}")) or ""
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

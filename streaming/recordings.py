@@ -6,11 +6,31 @@ import hashlib
 import logging
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
 from ringadmin.calls.models import Call
 
 logger = logging.getLogger(__name__)
+
+
+def recording_file(call: Call) -> Path | None:
+    """The call's recording on disk, if it is a file inside ``RECORDINGS_DIR``.
+
+    The path comes from the database, so it is checked before anything is read or served: a
+    row pointing elsewhere (tampering, a moved directory) gets one warning line and ``None``,
+    like a missing file.
+    """
+    if not call.recording_path:
+        return None
+    path = Path(call.recording_path).resolve()
+    if not path.is_relative_to(Path(settings.RECORDINGS_DIR).resolve()):
+        logger.warning("recording of call %s is outside RECORDINGS_DIR; not used", call.pk)
+        return None
+    if not path.is_file():
+        logger.warning("recording of call %s is missing", call.pk)
+        return None
+    return path
 
 
 def recording_fingerprint(*, call_id: int) -> str | None:

@@ -26,8 +26,18 @@ logger = logging.getLogger(__name__)
     ignore_result=True,
 )
 def call_postprocess(call_id: int) -> None:
-    """Fingerprint the finished recording (safe to run twice: it recomputes the same)."""
+    """Fingerprint the finished recording (safe to run twice: it recomputes the same), then
+    queue its analysis (its own task: a failure there never undoes the fingerprint)."""
     recording_fingerprint(call_id=call_id)
+    call_analyse_task.delay(call_id)
+
+
+@shared_task(name="streaming.call_analyse", acks_late=True, ignore_result=True)
+def call_analyse_task(call_id: int) -> None:
+    """Talk time, silence, overtalk, interruptions and the waveform, stored once per call."""
+    from streaming.call_analysis import call_analyse
+
+    call_analyse(call_id=call_id)
 
 
 class TranscribeCallTask(Task):

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR, InlineModelAdmin
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from ringadmin.admin_readonly import ReadOnlyAdminMixin
@@ -47,7 +49,9 @@ PARTY_FIELDS = (
     "product_type",
     "product_id",
 )
-STREAM_FIELDS = ("recording_path", "stream_summary", "stream_perspectives")
+STREAM_FIELDS = ("recording_links", "conversation", "stream_summary", "stream_perspectives")
+# Where the recording lies on the server is nobody's business on a page: the links serve it.
+HIDDEN_FIELDS = {"recording_path"}
 # Shown through a display that masks secrets (rows written before a secret name was masked).
 MASKED_FIELDS = {"metadata": "metadata_shown", "handshake": "handshake_shown"}
 
@@ -61,11 +65,12 @@ def stream_perspective_rows(stats: Any) -> list[tuple[str, ...]]:
     ]
 
 
-def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
-    """The call-wide figures of ``stream_stats`` as (label, value) pairs, absent ones left out."""
+def stream_summary_items(stats: Any) -> list[tuple[str, str | list[tuple[str, str]]]]:
+    """The call-wide figures of ``stream_stats`` as (label, value) pairs, absent ones left out;
+    a section's value (``recording``, ``taps``, ``lag_ms``) is its own (key, value) pairs."""
     if not isinstance(stats, dict) or not stats:
         return []
-    items = []
+    items: list[tuple[str, str | list[tuple[str, str]]]] = []
     if "numbering" in stats:
         items.append(("sequence numbering", str(stats["numbering"])))
     if "sockets" in stats:
@@ -75,15 +80,20 @@ def stream_summary_items(stats: Any) -> list[tuple[str, str]]:
     for section in SECTIONS:
         values = section_items(stats, section)
         if values:
-            separator = ": " if section == "lag_ms" else " "
             items.append(
-                (
-                    SECTION_LABELS.get(section, section),
-                    ", ".join(f"{k}{separator}{compact(v)}" for k, v in values),
-                )
+                (SECTION_LABELS.get(section, section), [(k, compact(v)) for k, v in values])
             )
     items.extend((key, compact(value)) for key, value in unknown_items(stats))
     return items
+
+
+def _summary_cell(value: str | list[tuple[str, str]]) -> str:
+    """A plain value, or a section as a small table: its keys above, its values below."""
+    if isinstance(value, str):
+        return format_html("{}", value)
+    head = format_html_join("", "<th>{}</th>", ((key,) for key, _ in value))
+    cells = format_html_join("", "<td>{}</td>", ((cell,) for _, cell in value))
+    return format_html('<table class="stream-section"><tr>{}</tr><tr>{}</tr></table>', head, cells)
 
 
 def _json_masked(value: Any) -> str:
@@ -142,8 +152,10 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("ringcx_call_id", "session_id", "ani", "dnis", "agent_id", "product_id")
     date_hierarchy = "started_at"
     readonly_fields = (
-        *(f.name for f in Call._meta.fields if f.name not in MASKED_FIELDS),
+        *(f.name for f in Call._meta.fields if f.name not in {*MASKED_FIELDS, *HIDDEN_FIELDS}),
         *MASKED_FIELDS.values(),
+        "recording_links",
+        "conversation",
         "stream_summary",
         "stream_perspectives",
     )
@@ -162,7 +174,7 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Call | None = None):
         # Fields added to Call later land in "Raw data" rather than disappearing from the page.
-        shown = {*CALL_FIELDS, *PARTY_FIELDS, *STREAM_FIELDS}
+        shown = {*CALL_FIELDS, *PARTY_FIELDS, *STREAM_FIELDS, *HIDDEN_FIELDS}
         rest = tuple(
             MASKED_FIELDS.get(f.name, f.name)
             for f in Call._meta.fields
@@ -183,12 +195,46 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def handshake_shown(self, obj: Call) -> str:
         return _json_masked(obj.handshake)
 
+    @admin.display(description="recording")
+    def recording_links(self, obj: Call) -> str:
+        page = reverse("call-detail", args=[obj.pk])
+        if not obj.recording_path:
+            return format_html('No recording. <a href="{}">Call page</a>', page)
+        return format_html(
+            '<a href="{}">Call page</a> (player, waveform, transcript) · '
+            '<a href="{}">Recording</a>',
+            page,
+            reverse("call-recording", args=[obj.pk]),
+        )
+
+    @admin.display(description="conversation")
+    def conversation(self, obj: Call) -> str:
+        try:
+            analysis = obj.analysis
+        except ObjectDoesNotExist:
+            return "Not analysed yet."
+        speaker = analysis.get_longest_monologue_speaker_display()
+        figures = [
+            ("agent talk (s)", f"{analysis.agent_talk_seconds:.1f}"),
+            ("caller talk (s)", f"{analysis.caller_talk_seconds:.1f}"),
+            ("silence (s)", f"{analysis.silence_seconds:.1f}"),
+            ("overtalk (s)", f"{analysis.overtalk_seconds:.1f}"),
+            ("longest monologue (s)", f"{analysis.longest_monologue_seconds:.1f} {speaker}"),
+            ("interruptions by agent", str(analysis.agent_interruptions)),
+            ("interruptions by caller", str(analysis.caller_interruptions)),
+        ]
+        return _summary_cell(figures)
+
     @admin.display(description="stream")
     def stream_summary(self, obj: Call) -> str:
         items = stream_summary_items(obj.stream_stats)
         if not items:
             return NO_STATS
-        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", items)
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            ((name, _summary_cell(value)) for name, value in items),
+        )
         return format_html('<table class="stream-summary">{}</table>', rows)
 
     @admin.display(description="per perspective")

@@ -101,6 +101,12 @@ class CallAnalysis(models.Model):
     caller_interruptions = models.PositiveIntegerField(
         default=0, help_text="Times the caller started speaking while the agent was speaking."
     )
+    peaks = models.BinaryField(
+        default=b"",
+        blank=True,
+        editable=False,
+        help_text="Waveform peaks: min and max per bucket and channel, int8, with a small header.",
+    )
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -16,6 +16,7 @@ class AuditEventType(models.TextChoices):
     RECORDING_PLAYED = "recording.played", "Recording played"
     RECORDING_DOWNLOADED = "recording.downloaded", "Recording downloaded"
     TRANSCRIPT_VIEWED = "transcript.viewed", "Transcript viewed"
+    TRANSCRIPT_DOWNLOADED = "transcript.downloaded", "Transcript downloaded"
     AUDIT_VIEWED = "audit.viewed", "Audit trail viewed"
     AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
     PROFILE_CREATED = "profile.created", "Streaming profile created"

@@ -24,15 +24,23 @@ def test_detail_shows_stream_stats_per_perspective_and_the_recording(admin_clien
     response = admin_client.get(f"/admin/calls/call/{call.pk}/change/")
     assert response.status_code == 200
     page = html.unescape(response.content.decode())
-    assert "2026/11/21/call-1.wav" in page
+    assert "2026/11/21/call-1.wav" not in page  # a link serves it, the path stays on the server
+    assert f'<a href="/calls/{call.pk}/">Call page</a>' in page
+    assert f'<a href="/calls/{call.pk}/recording.wav">Recording</a>' in page
+    assert "Not analysed yet." in page
     assert '<table class="stream-perspectives">' in page
     assert "<th>gap ms filled</th>" in page
     assert "<tr><td>Participant</td><td>left</td><td>6000</td><td>2</td>" in page
     assert "<tr><td>Conference</td><td>right</td><td>5998</td>" in page
     assert "<th>sequence numbering</th><td>per_perspective</td>" in page
     assert "<td>bad_base64: 1</td>" in page
-    assert "format wav, channels 2, sample_rate 8000, seconds 120.06" in page
-    assert "<td>p50: 20, p99: 180</td>" in page
+    assert (
+        '<table class="stream-section"><tr><th>format</th><th>channels</th>'
+        "<th>sample_rate</th><th>seconds</th>" in page
+    )
+    assert "<td>wav</td><td>2</td><td>8000</td><td>120.06</td>" in page
+    assert "<th>lag (ms)</th><td><table" in page
+    assert "<tr><th>p50</th><th>p99</th></tr><tr><td>20</td><td>180</td></tr>" in page
     assert 'name="_save"' not in page
 
 
@@ -73,3 +81,28 @@ def test_secrets_stored_in_a_call_row_are_never_shown(admin_client) -> None:
         assert secret not in page
     assert '"ani": "2223334444"' in page
     assert '"callId": "c1"' in page
+
+
+def test_detail_shows_the_conversation_figures(admin_client) -> None:
+    from ringadmin.calls.models import CallAnalysis
+
+    call = CallFactory()
+    CallAnalysis.objects.create(
+        call=call,
+        audio_seconds=60,
+        agent_talk_seconds=30.25,
+        caller_talk_seconds=20,
+        silence_seconds=12,
+        overtalk_seconds=2.25,
+        longest_monologue_seconds=14,
+        longest_monologue_speaker="agent",
+        agent_interruptions=1,
+        caller_interruptions=3,
+    )
+    page = admin_client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+    assert "<th>agent talk (s)</th>" in page
+    assert (
+        "<td>30.2</td><td>20.0</td><td>12.0</td><td>2.2</td><td>14.0 Agent</td><td>1</td><td>3</td>"
+        in page
+    )
+    assert "No recording." in page

@@ -37,7 +37,7 @@ def test_the_call_page_shows_the_stream_and_the_transcripts(client, make_user) -
     assert response.status_code == 200
     page = html.unescape(response.content.decode())
     # the core's sections
-    assert "2026/11/21/call-1.wav" in page
+    assert f'<a href="/calls/{call.pk}/recording.wav">Recording</a>' in page
     assert '<table class="stream-perspectives">' in page
     assert "<th>sequence numbering</th><td>per_perspective</td>" in page
     # streaming's inline
