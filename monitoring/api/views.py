@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import exceptions, generics
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -72,6 +73,29 @@ def parsed(parse: Callable[[Mapping[str, str]], Q], params: Mapping[str, str]) -
         return parse(params)
     except QueryError as exc:
         raise exceptions.ValidationError(exc.errors) from None
+
+
+class JsonErrorsMixin:
+    """Errors as JSON whatever format the success would have had (WebVTT, YAML, HTML)."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        if isinstance(response, Response) and response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(JsonErrorsMixin, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(JsonErrorsMixin, SpectacularRedocView):
+    pass
 
 
 def visible_call(request: Request, call_id: int) -> Call:
@@ -144,7 +168,7 @@ class CallDetailView(generics.RetrieveAPIView):
         404: OpenApiResponse(ErrorSerializer, description="No such call, or no transcript yet."),
     },
 )
-class CallTranscriptView(APIView):
+class CallTranscriptView(JsonErrorsMixin, APIView):
     permission_classes = [CanViewCalls]
     renderer_classes = [JSONRenderer, WebVTTRenderer]
 
@@ -168,14 +192,6 @@ class CallTranscriptView(APIView):
         if as_vtt:
             return Response(segments_as_vtt(transcript.segments.all()))
         return Response(TranscriptSerializer(transcript).data)
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        # An error is a JSON body whatever format the transcript was asked in.
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if isinstance(response, Response) and response.status_code >= 400:
-            response.accepted_renderer = JSONRenderer()
-            response.accepted_media_type = JSONRenderer.media_type
-        return response
 
 
 class IgnoreAccept(BaseContentNegotiation):
