@@ -20,11 +20,21 @@ class SegmentLike(Protocol):
     text: str
 
 
-def vtt_timestamp(seconds: float) -> str:
-    """``hh:mm:ss.mmm``; negative or non-finite times (never valid) become 0."""
+# Far past any call (the ingest stops at 8 hours); keeps the arithmetic in range.
+MAX_SECONDS = 10**7
+
+
+def sane_seconds(seconds: float) -> float:
+    """A time as stored, made displayable: negative or non-finite ones (never valid) become 0,
+    absurdly large ones ``MAX_SECONDS``."""
     if not math.isfinite(seconds) or seconds < 0:
-        seconds = 0.0
-    millis = round(seconds * 1000)
+        return 0.0
+    return min(seconds, MAX_SECONDS)
+
+
+def vtt_timestamp(seconds: float) -> str:
+    """``hh:mm:ss.mmm`` (hours grow past two digits when needed)."""
+    millis = round(sane_seconds(seconds) * 1000)
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     secs, millis = divmod(rest, 1000)
@@ -42,8 +52,13 @@ def segments_as_vtt(segments: Iterable[SegmentLike]) -> str:
     """A WebVTT file: one cue per segment, the speaker as a voice span (``<v Agent>``)."""
     lines = ["WEBVTT", ""]
     for number, segment in enumerate(segments, start=1):
-        start = vtt_timestamp(segment.start)
-        end = vtt_timestamp(max(segment.end, segment.start))
+        start = sane_seconds(segment.start)
+        end = max(sane_seconds(segment.end), start)
         voice = SPEAKER_LABELS.get(segment.speaker, "Unknown")
-        lines += [str(number), f"{start} --> {end}", f"<v {voice}>{_cue_text(segment.text)}", ""]
+        lines += [
+            str(number),
+            f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}",
+            f"<v {voice}>{_cue_text(segment.text)}",
+            "",
+        ]
     return "\n".join(lines)

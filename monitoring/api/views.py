@@ -95,7 +95,7 @@ class SwaggerView(JsonErrorsMixin, SpectacularSwaggerView):
 
 
 class RedocView(JsonErrorsMixin, SpectacularRedocView):
-    pass
+    template_name = "monitoring/api_redoc.html"  # without the web fonts of another host
 
 
 def visible_call(request: Request, call_id: int) -> Call:
