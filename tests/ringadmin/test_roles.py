@@ -21,6 +21,10 @@ EXPECTED = {
         "calls.view_live_call",
         "calls.play_recording",
         "calls.download_recording",
+        "calls.add_callanalysis",
+        "calls.change_callanalysis",
+        "calls.delete_callanalysis",
+        "calls.view_callanalysis",
         "compliance.view_auditevent",
         # API tokens are issued and revoked in the admin (deleting is refused there).
         "api_tokens.add_apitoken",
