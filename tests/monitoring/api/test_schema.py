@@ -58,3 +58,12 @@ def test_the_docs_load_nothing_from_another_host(client, make_user, page, asset)
     assert local, sources
     for url in local:
         assert finders.find(url.split("/static/", 1)[1]), url
+
+
+def test_redoc_may_fetch_images_and_fonts_from_this_site_only(client, make_user):
+    """Redoc's bundle shows its maker's logo from a CDN; the page's policy refuses it."""
+    client.force_login(make_user("auditor"))
+    html = client.get("/api/v1/redoc").content.decode()
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    assert "img-src 'self' data: blob:" in policy
+    assert "font-src 'self' data:" in policy
