@@ -66,7 +66,7 @@ def test_other_schemes_are_left_to_other_authentication(header):
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(header=headers.filter(lambda h: isinstance(h, str)))
-def test_any_authorization_header_is_a_401_never_an_error(api_client_for, header):
+def test_any_authorization_header_is_a_401_never_an_error(db, header):
     """Through the whole stack: whatever arrives, an anonymous request is a 401 with a code."""
     client = APIClient()
     response = client.get("/api/v1/calls/", HTTP_AUTHORIZATION=header)
