@@ -26,5 +26,6 @@ urlpatterns = [
     path("audit/", compliance_views.audit_list, name="audit"),
     path("audit/export.csv", compliance_views.audit_export_csv, name="audit-export"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("monitoring.api.urls")),
     path("", include("monitoring.urls")),
 ]

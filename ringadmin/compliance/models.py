@@ -25,6 +25,8 @@ class AuditEventType(models.TextChoices):
     PROFILE_DISABLED = "profile.disabled", "Streaming profile disabled"
     PROFILE_DELETED = "profile.deleted", "Streaming profile deleted"
     CALL_RECORDING_RECOVERED = "call.recording_recovered", "Interrupted recording recovered"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -5,6 +5,7 @@ them has no other effect: directories are made when the processes start
 (``ringadmin.apps.ensure_dirs``), and nothing changes them while a process runs.
 """
 
+from ringadmin.settings.api import *  # noqa: F403
 from ringadmin.settings.base import *  # noqa: F403
 from ringadmin.settings.ingest import *  # noqa: F403
 from ringadmin.settings.security import *  # noqa: F403

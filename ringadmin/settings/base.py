@@ -39,9 +39,13 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "ringadmin.apps.RingadminConfig",
     "ringadmin.calls.apps.CallsConfig",
     "ringadmin.compliance.apps.ComplianceConfig",
+    "ringadmin.api_tokens.apps.ApiTokensConfig",
     "streaming.apps.StreamingConfig",
     "monitoring.apps.MonitoringConfig",
 ]

@@ -93,4 +93,4 @@ def test_streaming_imports_neither_monitoring_nor_the_project_wiring(path: Path)
 @pytest.mark.django_db
 def test_admins_manage_the_apps_that_say_so() -> None:
     """The roles name no app: each app's AppConfig declares that Admins manage its models."""
-    assert admin_apps() == {"calls", "streaming", "monitoring"}
+    assert admin_apps() == {"calls", "api_tokens", "streaming", "monitoring"}

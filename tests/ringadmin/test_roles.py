@@ -26,6 +26,11 @@ EXPECTED = {
         "calls.delete_callanalysis",
         "calls.view_callanalysis",
         "compliance.view_auditevent",
+        # API tokens are issued and revoked in the admin (deleting is refused there).
+        "api_tokens.add_apitoken",
+        "api_tokens.change_apitoken",
+        "api_tokens.delete_apitoken",
+        "api_tokens.view_apitoken",
     },
     "Supervisors": {"calls.view_call", "calls.view_live_call", "calls.play_recording"},
     "Auditors": {"calls.view_call", "compliance.view_auditevent", "compliance.export_auditevent"},
