@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 
 from ringadmin.calls.models import Call
 from ringadmin.calls.selectors import calls_visible_to
-from streaming.models import Transcript, TranscriptKind, TranscriptSegment, TranscriptStatus
+from streaming.models import Transcript, TranscriptSegment
+from streaming.transcription.selectors import call_transcript as shown_transcript
 
 
 def call_detail_for(*, user: AbstractUser | AnonymousUser, call_id: int) -> Call | None:
@@ -22,16 +23,12 @@ def call_detail_for(*, user: AbstractUser | AnonymousUser, call_id: int) -> Call
 
 
 def call_transcript(*, call: Call, transcript_id: int | None = None) -> Transcript | None:
-    """The transcript to show: the one asked for, else the newest finished post-call one, else
-    the live one (complete once the call ended, growing while it streams). Segments in order."""
+    """The transcript asked for, else the one the call page shows (the finished post-call one,
+    else the live one). Segments in order."""
+    if transcript_id is None:
+        shown = shown_transcript(call=call)
+        if shown is None:
+            return None
+        transcript_id = shown.pk
     segments = Prefetch("segments", queryset=TranscriptSegment.objects.order_by("start", "seq"))
-    transcripts: QuerySet[Transcript] = Transcript.objects.filter(call=call).prefetch_related(
-        segments
-    )
-    if transcript_id is not None:
-        return transcripts.filter(pk=transcript_id).first()
-    finished = transcripts.filter(kind=TranscriptKind.POST_CALL, status=TranscriptStatus.DONE)
-    return (
-        finished.order_by("-completed_at", "-id").first()
-        or transcripts.filter(kind=TranscriptKind.LIVE).order_by("-id").first()
-    )
+    return Transcript.objects.filter(call=call, pk=transcript_id).prefetch_related(segments).first()

@@ -8,7 +8,6 @@ its transcript or its recording is recorded in the audit trail, with the client'
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 from django.db.models import QuerySet
@@ -23,8 +22,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring.api import schema  # noqa: F401 - registers the token's security scheme
-from monitoring.api._exports import segments_as_vtt
-from monitoring.api._range import ranged_file_response
 from monitoring.api.filters import AuditEventQuery, CallListQuery, QueryError
 from monitoring.api.pagination import AuditEventCursorPagination, CallCursorPagination
 from monitoring.api.permissions import CanPlayRecordings, CanViewAuditTrail, CanViewCalls
@@ -42,6 +39,9 @@ from ringadmin.calls.selectors import call_for_user, calls_visible_to
 from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEvent, AuditEventType
 from ringadmin.compliance.selectors import audit_events_visible_to
+from ringadmin.http_range import ranged_file_response
+from streaming.recordings import recording_file
+from streaming.transcription.exports import transcript_webvtt
 
 Q = TypeVar("Q")
 
@@ -190,7 +190,7 @@ class CallTranscriptView(JsonErrorsMixin, APIView):
             ip_address=client_ip(request),
         )
         if as_vtt:
-            return Response(segments_as_vtt(transcript.segments.all()))
+            return Response(transcript_webvtt(transcript.segments.all()))
         return Response(TranscriptSerializer(transcript).data)
 
 
@@ -236,18 +236,19 @@ class CallRecordingView(APIView):
         if download and not request.user.has_perm("calls.download_recording"):
             raise exceptions.PermissionDenied("Your role may play recordings, not download them.")
         call = visible_call(request, pk)
-        path = Path(call.recording_path) if call.recording_path else None
-        if path is None or not path.is_file():
+        path = recording_file(call)
+        if path is None:
             raise exceptions.NotFound("This call has no recording.")
-        range_header = request.headers.get("Range")
-        response = ranged_file_response(
+        response, answered = ranged_file_response(
             path=path,
-            range_header=range_header,
+            range_header=request.headers.get("Range"),
             content_type="audio/wav",
             filename=f"call-{call.pk}.wav",
             as_attachment=download,
         )
-        if response.status_code in (200, 206):
+        # One entry per playback or download, as on the call page: a player seeking asks for
+        # many ranges, and only the read from the start is a new playback.
+        if response.status_code in (200, 206) and (answered is None or answered.start == 0):
             audit_record(
                 event_type=(
                     AuditEventType.RECORDING_DOWNLOADED

@@ -30,9 +30,10 @@ def write_wav(path: Path, frames: int = 4000) -> bytes:
 
 
 @pytest.fixture
-def recorded_call(db, tmp_path):
+def recorded_call(db, tmp_path, settings):
     """A completed call with a recording on disk, stream statistics, an analysis and a
     finished post-call transcript of three segments."""
+    settings.RECORDINGS_DIR = tmp_path
     path = tmp_path / "call.wav"
     call = CallFactory(recording_path=str(path), stream_stats=stream_stats(), agent_id="777")
     call.recording_bytes = write_wav(path)

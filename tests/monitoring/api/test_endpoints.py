@@ -300,10 +300,13 @@ def test_recording_range_outside_the_file_is_416_and_not_audited(api_client_for,
     assert not AuditEvent.objects.filter(event_type=AuditEventType.RECORDING_PLAYED).exists()
 
 
-def test_each_recording_read_is_audited_with_its_range(api_client_for, recorded_call):
+def test_each_playback_is_audited_once_not_each_range_a_player_asks_for(
+    api_client_for, recorded_call
+):
     client = api_client_for("supervisor")
     client.get(f"/api/v1/calls/{recorded_call.pk}/recording")
     client.get(f"/api/v1/calls/{recorded_call.pk}/recording", HTTP_RANGE="bytes=0-9")
+    client.get(f"/api/v1/calls/{recorded_call.pk}/recording", HTTP_RANGE="bytes=100-")
     events = AuditEvent.objects.filter(event_type=AuditEventType.RECORDING_PLAYED).order_by(
         "sequence"
     )
@@ -312,6 +315,14 @@ def test_each_recording_read_is_audited_with_its_range(api_client_for, recorded_
         (client.user.pk, recorded_call.pk, CLIENT_IP, ""),
         (client.user.pk, recorded_call.pk, CLIENT_IP, f"bytes 0-9/{size}"),
     ]
+
+
+def test_a_recording_row_pointing_outside_the_recordings_folder_is_not_served(
+    api_client_for, recorded_call, settings, tmp_path
+):
+    settings.RECORDINGS_DIR = tmp_path / "elsewhere"
+    response = api_client_for("supervisor").get(f"/api/v1/calls/{recorded_call.pk}/recording")
+    assert response.status_code == 404
 
 
 def test_downloading_needs_the_download_permission(api_client_for, recorded_call):

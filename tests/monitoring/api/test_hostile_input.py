@@ -1,5 +1,5 @@
-"""Property tests of everything the API parses from outside: the Authorization header, the
-Range header, the list filters, and transcript text turned into WebVTT."""
+"""Property tests of what the API parses from outside: the Authorization header and the list
+filters (the Range header and WebVTT are the call page's, tested with them)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from monitoring.api._exports import segments_as_vtt, vtt_timestamp
-from monitoring.api._range import ByteRange, RangeNotSatisfiable, parse_range
 from monitoring.api.authentication import MalformedAuthorization, bearer_token
 from monitoring.api.filters import AuditEventQuery, CallListQuery, QueryError
 
@@ -86,42 +84,6 @@ def test_a_real_token_inside_noise_is_not_accepted(api_client_for):
         assert response.status_code == 401, noisy
 
 
-# --- Range ----------------------------------------------------------------------------------------
-
-
-@given(header=st.one_of(st.none(), st.text(max_size=80)), size=st.integers(0, 10**12))
-@example(header="bytes=0-0", size=0)
-@example(header="bytes=-0", size=10)
-@example(header="bytes=" + "9" * 30 + "-", size=10)
-def test_any_range_header_gives_a_range_inside_the_file_or_none(header, size):
-    try:
-        wanted = parse_range(header, size)
-    except RangeNotSatisfiable:
-        return
-    if wanted is not None:
-        assert 0 <= wanted.start <= wanted.end < size
-
-
-@given(
-    size=st.integers(1, 10**9),
-    data=st.data(),
-)
-def test_a_satisfiable_range_is_what_was_asked(size, data):
-    start = data.draw(st.integers(0, size - 1))
-    end = data.draw(st.integers(start, size + 100))
-    assert parse_range(f"bytes={start}-{end}", size) == ByteRange(start, min(end, size - 1))
-    assert parse_range(f"bytes={start}-", size) == ByteRange(start, size - 1)
-    suffix = data.draw(st.integers(1, size + 100))
-    assert parse_range(f"bytes=-{suffix}", size) == ByteRange(max(size - suffix, 0), size - 1)
-    with pytest.raises(RangeNotSatisfiable):
-        parse_range(f"bytes={size + data.draw(st.integers(0, 100))}-", size)
-
-
-@pytest.mark.parametrize("header", ["bytes=0-1,5-6", "items=0-1", "bytes=5-2", "bytes=-", "0-1"])
-def test_ranges_this_does_not_serve_mean_the_whole_file(header):
-    assert parse_range(header, 100) is None
-
-
 # --- list filters ---------------------------------------------------------------------------------
 
 params = st.dictionaries(
@@ -162,59 +124,6 @@ def test_any_filter_is_a_200_or_a_400_through_the_database(api_client_for, value
     client = api_client_for("admin")
     for url in ("/api/v1/calls/", "/api/v1/audit-events/"):
         assert client.get(url, values).status_code in (200, 400)
-
-
-# --- WebVTT ---------------------------------------------------------------------------------------
-
-
-class Segment:
-    def __init__(self, speaker: str, start: float, end: float, text: str) -> None:
-        self.speaker, self.start, self.end, self.text = speaker, start, end, text
-
-
-segments = st.lists(
-    st.builds(
-        Segment,
-        st.sampled_from(["agent", "caller", "other"]),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.text(),
-    ),
-    max_size=8,
-)
-TIMING = re.compile(r"\d{2,}:\d{2}:\d{2}\.\d{3} --> \d{2,}:\d{2}:\d{2}\.\d{3}")
-
-
-@given(segments)
-def test_any_transcript_is_well_formed_webvtt(items):
-    vtt = segments_as_vtt(items)
-    if not items:
-        assert vtt == "WEBVTT\n"
-        return
-    assert vtt.startswith("WEBVTT\n\n")
-    assert vtt.endswith("\n")
-    assert not vtt.endswith("\n\n\n")
-    cues = vtt.removeprefix("WEBVTT\n\n").removesuffix("\n").split("\n\n")
-    assert len(cues) == len(items)
-    for number, cue in enumerate(cues, start=1):
-        lines = cue.split("\n")
-        assert lines[0] == str(number)
-        assert TIMING.fullmatch(lines[1])
-        start, end = (_seconds(t) for t in lines[1].split(" --> "))
-        assert 0 <= start <= end
-        assert len(lines) == 3  # the text is one line: a blank line cannot end a cue early
-        assert "-->" not in lines[2]
-        assert re.fullmatch(r"<v (Agent|Caller|Unknown)>[^<>]*", lines[2])
-
-
-def _seconds(timestamp: str) -> float:
-    h, m, rest = timestamp.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(rest)
-
-
-@given(st.floats(min_value=0, max_value=10**6))
-def test_timestamps_round_trip_to_the_millisecond(seconds):
-    assert abs(_seconds(vtt_timestamp(seconds)) - seconds) <= 0.0005 + 1e-9
 
 
 def test_token_alphabet_matches_what_is_issued():
