@@ -23,12 +23,13 @@ from django.conf import settings
 
 from ringadmin.calls.groups import call_group_name
 from ringadmin.calls.models import CallStatus
+from ringadmin.calls.services import call_finalize, call_stats_update_many
 from streaming.audio.pipeline import CallPipeline
 from streaming.ingest.config import IngestConfig
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.stats import stats_continued
-from streaming.services import call_finalize, call_stats_update_many
 from streaming.transcription.live_link import LiveTranscriptionLink
+from streaming.transcription.services import live_transcript_append_many
 
 if TYPE_CHECKING:
     from streaming.ingest.app import IngestConnection
@@ -240,8 +241,6 @@ class IngestRuntime:
             self.spawn(self._write_transcripts(batch))
 
     async def _write_transcripts(self, batch: dict[int, list[dict[str, Any]]]) -> None:
-        from streaming.transcription.services import live_transcript_append_many
-
         try:
             await in_db_thread(live_transcript_append_many)(lines_by_call=batch)
         except Exception:
