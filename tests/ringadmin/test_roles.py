@@ -21,6 +21,11 @@ EXPECTED = {
         "calls.view_live_call",
         "calls.play_recording",
         "calls.download_recording",
+        # the call's analysis: a calls model, so Admins manage it like the call itself
+        "calls.add_callanalysis",
+        "calls.change_callanalysis",
+        "calls.delete_callanalysis",
+        "calls.view_callanalysis",
         "compliance.view_auditevent",
     },
     "Supervisors": {"calls.view_call", "calls.view_live_call", "calls.play_recording"},
