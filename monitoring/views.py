@@ -24,17 +24,20 @@ from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEventType
 from ringadmin.http_range import ranged_file_response
 from ringadmin.storable import has_control_characters
-from streaming.agent_embed import (
+from streaming.call_analysis import call_peaks_payload
+from streaming.profiles.embed import (
     embed_call_for,
     embed_profile_for_key,
-    embed_transcript_lines,
     embed_wrong_key_count,
     embed_wrong_keys_exceeded,
 )
-from streaming.call_analysis import call_peaks_payload
 from streaming.recordings import recording_file
 from streaming.transcription.exports import transcript_json, transcript_text, transcript_webvtt
-from streaming.transcription.selectors import call_transcript, transcript_turns
+from streaming.transcription.selectors import (
+    call_transcript,
+    embed_transcript_lines,
+    transcript_turns,
+)
 
 
 @login_required

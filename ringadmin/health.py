@@ -16,6 +16,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
+from ringadmin.celery import app as celery_app
+
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
@@ -75,10 +77,8 @@ def check_channel_layer() -> DependencyState:
 
 
 def check_broker() -> DependencyState:
-    from ringadmin.celery import app
-
     def probe() -> None:
-        with app.connection_for_write() as conn:
+        with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT_SECONDS)
             conn.default_channel  # noqa: B018 - opening the channel proves the broker answers
 

@@ -5,7 +5,8 @@ an exponential backoff with jitter that is never shorter than the service's own
 ``Retry-After``. A task turns ``next_delay`` into its countdown; a command waits in the
 foreground with ``call_with_retries``. Both therefore behave the same for the same failure.
 Every task that calls a vendor (RingCentral, RingCX, a speech engine) uses
-``vendor_retry_policy``: the vendor error family's temporary failures, nothing else.
+``ringadmin.vendors.errors.vendor_retry_policy``: the vendor error family's temporary failures,
+nothing else. This module knows no vendor: the vendors' package builds on it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
-
-from ringadmin.vendors.errors import RETRYABLE
 
 T = TypeVar("T")
 # The longest wait a vendor's Retry-After can ask for: a larger number (or a date years
@@ -47,13 +46,6 @@ class RetryPolicy:
         delay = self.backoff(retries)
         asked = retry_after_of(exc)
         return delay if asked is None else max(delay, asked)
-
-
-def vendor_retry_policy(*, max_retries: int) -> RetryPolicy:
-    """The policy of every task that calls a vendor: rate limits and outages (``RETRYABLE``,
-    speech engines included) up to ``max_retries`` times, backoff from 5 s to 10 min with
-    jitter, never sooner than the vendor's Retry-After."""
-    return RetryPolicy(retryable=RETRYABLE, max_retries=max_retries)
 
 
 def retry_after_of(exc: BaseException) -> float | None:

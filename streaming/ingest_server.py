@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
 
     server = args.server or settings.INGEST_SERVER
     if not args.no_recover:
+        # After django.setup(): recovery reads and writes models.
         from streaming.recovery import recordings_recover
 
         for result in recordings_recover():
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     if server == "websockets":
         import asyncio
 
+        # Only for this server (after django.setup(): the ingest application uses models).
         from streaming.ingest.ws_server import IngestServer
 
         ingest = IngestServer(max_size=max_size, handshake_timeout=handshake_timeout)

@@ -1,256 +1,37 @@
-"""Streaming profiles (what RingCX streams where) and the log of ingest handshakes."""
+"""Where Django finds the streaming app's models; each lives with the part of the app it serves.
 
-from __future__ import annotations
+- streaming profiles: ``streaming/profiles/models.py``
+- the ingest handshake log: ``streaming/ingest/models.py``
+- transcripts: ``streaming/transcription/models.py``
 
-import re
+``validate_streaming_url`` stays importable here: migration 0001 names it by this path.
+"""
 
-from django.core.exceptions import ValidationError
-from django.db import models
-
-from streaming.embed_keys import embed_key_generate
-
-# RingCX's own pattern for streamingUrl: ^$|^wss://host(:port)?$ — no path, no query.
-STREAMING_URL_RE = re.compile(
-    r"^wss://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)"
-    r"(?::(?P<port>\d{1,5}))?$"
+from streaming.ingest.models import HandshakeOutcome, IngestHandshake
+from streaming.profiles.models import (
+    ProductType,
+    StreamingProfile,
+    SyncState,
+    validate_streaming_url,
+)
+from streaming.transcription.models import (
+    Speaker,
+    Transcript,
+    TranscriptKind,
+    TranscriptSegment,
+    TranscriptStatus,
 )
 
-
-def validate_streaming_url(value: str) -> None:
-    """RingCX refuses anything but ``wss://host[:port]``; say exactly what is wrong."""
-    if not value.startswith("wss://"):
-        raise ValidationError(
-            "The streaming URL must start with wss:// (RingCX streams only over TLS)."
-        )
-    match = STREAMING_URL_RE.match(value)
-    if not match:
-        rest = value[len("wss://") :]
-        if "/" in rest or "?" in rest or "#" in rest:
-            raise ValidationError(
-                "RingCX accepts only wss://host[:port]: remove the path, query or fragment "
-                "(the ingest socket is served at the root path)."
-            )
-        raise ValidationError("Enter wss://host or wss://host:port with a valid host name.")
-    port = match.group("port")
-    if port is not None and not 1 <= int(port) <= 65535:
-        raise ValidationError("The port must be between 1 and 65535.")
-
-
-class ProductType(models.TextChoices):
-    QUEUE = "QUEUE", "Queue"
-    CAMPAIGN = "CAMPAIGN", "Campaign"
-
-
-class SyncState(models.TextChoices):
-    NOT_CONFIGURED = "not_configured", "Local only (RingCX not configured)"
-    PENDING = "pending", "Pending"
-    SYNCED = "synced", "Synced"
-    FAILED = "failed", "Failed"
-    DRIFT = "drift", "Differs from RingCX"
-
-
-class StreamingProfile(models.Model):
-    """One RingCX media product (queue or campaign) streaming to this server.
-
-    The secret is kept so it can be sent to RingCX and checked on every ingest handshake; it
-    is never shown after creation, never logged and masked in every list.
-    """
-
-    product_type = models.CharField(max_length=16, choices=ProductType.choices)
-    product_id = models.BigIntegerField(help_text="RingCX queue (gate) or campaign id.")
-    sub_account_id = models.CharField("RingCX sub-account id", max_length=64)
-    main_account_id = models.CharField("RingCX main account id", max_length=64)
-    rc_account_id = models.CharField("RingCentral account id", max_length=64)
-    streaming_url = models.CharField(
-        max_length=300,
-        validators=[validate_streaming_url],
-        help_text="wss://host[:port] of this server, as RingCX will call it.",
-    )
-    secret = models.CharField(max_length=200, blank=True, editable=False)
-    previous_secret = models.CharField(max_length=200, blank=True, editable=False)
-    previous_secret_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
-    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    enabled = models.BooleanField(default=True)
-    retention_days = models.PositiveIntegerField(
-        default=365, help_text="How long recordings of this profile's calls are kept."
-    )
-    notes = models.TextField(blank=True)
-    transcription_engine = models.CharField(
-        max_length=20,
-        blank=True,
-        choices=[
-            ("", "Default (TRANSCRIPTION_ENGINE)"),
-            ("whisper", "Offline Whisper"),
-            ("google", "Google Cloud Speech-to-Text"),
-            ("deepgram", "Deepgram"),
-            ("openai", "OpenAI"),
-            ("none", "No transcription"),
-        ],
-        help_text="Engine for this profile's post-call transcripts; blank uses the default.",
-    )
-    sync_state = models.CharField(
-        max_length=20, choices=SyncState.choices, default=SyncState.PENDING, editable=False
-    )
-    sync_version = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Bumped by every local change that RingCX must learn."
-    )
-    synced_version = models.PositiveIntegerField(default=0, editable=False)
-    synced_at = models.DateTimeField(null=True, blank=True, editable=False)
-    sync_error = models.TextField(blank=True, editable=False)
-    remote_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    drift = models.JSONField(
-        default=dict,
-        blank=True,
-        editable=False,
-        help_text="Fields where RingCX differs from this profile at the last check.",
-    )
-    embed_key = models.CharField(
-        max_length=64,
-        unique=True,
-        default=embed_key_generate,
-        editable=False,
-        help_text="Key of the agent iFrame URL (/client) for this profile's calls.",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["sub_account_id", "product_type", "product_id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["sub_account_id", "product_type", "product_id"],
-                name="streamingprofile_unique_product",
-            )
-        ]
-
-    def __str__(self) -> str:
-        kind = self.get_product_type_display()
-        return f"{kind} {self.product_id} (sub-account {self.sub_account_id})"
-
-    def __repr__(self) -> str:  # never the secret
-        return f"<StreamingProfile {self.pk} {self.product_type}/{self.product_id}>"
-
-    @property
-    def masked_secret(self) -> str:
-        return f"••••{self.secret[-4:]}" if self.secret else "(none)"
-
-
-class HandshakeOutcome(models.TextChoices):
-    ACCEPTED = "accepted", "Accepted"
-    REJECTED = "rejected", "Rejected"
-    CLOSED = "closed", "Closed after accept"
-
-
-class IngestHandshake(models.Model):
-    """What arrived at the ingest socket's handshake (secret redacted) and what we answered.
-
-    RingCX's handshake parameters are not fully documented; admins read these to see what a
-    real account sends. Only the most recent ones are kept.
-    """
-
-    KEEP_LAST = 200
-
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    client = models.CharField(max_length=100, blank=True)
-    path = models.CharField(max_length=300, blank=True)
-    query_params = models.JSONField(default=dict, blank=True)
-    header_names = models.JSONField(default=list, blank=True)
-    secret_source = models.CharField(max_length=40, blank=True)
-    outcome = models.CharField(max_length=16, choices=HandshakeOutcome.choices)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
-    profile = models.ForeignKey(
-        StreamingProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    ringcx_call_id = models.CharField(max_length=64, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.outcome} {self.reason}"
-
-
-# --- transcripts -------------------------------------------------------------------------------
-
-
-class TranscriptKind(models.TextChoices):
-    POST_CALL = "post_call", "After the call"
-    LIVE = "live", "Live"
-
-
-class TranscriptStatus(models.TextChoices):
-    PENDING = "pending", "Queued"
-    RUNNING = "running", "Transcribing"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-
-
-class Speaker(models.TextChoices):
-    AGENT = "agent", "Agent"
-    CALLER = "caller", "Caller"
-
-
-class Transcript(models.Model):
-    """One transcript of a call by one engine and model version: the key of idempotency.
-
-    Re-transcribing with the same engine and model replaces the segments in one transaction;
-    another engine or model adds a transcript beside it. Live finals collect in the call's
-    ``live`` transcript while it streams.
-    """
-
-    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="transcripts")
-    kind = models.CharField(max_length=12, choices=TranscriptKind.choices)
-    engine = models.CharField(max_length=20)
-    model = models.CharField(max_length=200)
-    status = models.CharField(
-        max_length=10, choices=TranscriptStatus.choices, default=TranscriptStatus.PENDING
-    )
-    progress = models.FloatField(default=0.0, help_text="0 to 1 while transcribing")
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    audio_seconds = models.FloatField(null=True, blank=True)
-    processing_seconds = models.FloatField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["call", "kind", "engine", "model"], name="transcript_unique_per_engine"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} transcript of call {self.call_id} ({self.engine})"
-
-    @property
-    def speed(self) -> float | None:
-        """Times faster than real time."""
-        if self.audio_seconds and self.processing_seconds:
-            return self.audio_seconds / self.processing_seconds
-        return None
-
-
-class TranscriptSegment(models.Model):
-    """One speaker turn, in time order, with word times for playback highlighting."""
-
-    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="segments")
-    seq = models.PositiveIntegerField()
-    speaker = models.CharField(max_length=8, choices=Speaker.choices)
-    start = models.FloatField(help_text="seconds from the start of the recording")
-    end = models.FloatField()
-    text = models.TextField()
-    confidence = models.FloatField(null=True, blank=True)
-    words = models.JSONField(default=list, blank=True)
-
-    class Meta:
-        ordering = ["transcript", "start", "seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["transcript", "seq"], name="segment_unique_seq")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.speaker} {self.start:.1f}-{self.end:.1f}: {self.text[:40]}"
+__all__ = [
+    "HandshakeOutcome",
+    "IngestHandshake",
+    "ProductType",
+    "Speaker",
+    "StreamingProfile",
+    "SyncState",
+    "Transcript",
+    "TranscriptKind",
+    "TranscriptSegment",
+    "TranscriptStatus",
+    "validate_streaming_url",
+]

@@ -15,6 +15,7 @@ from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEventType
 from streaming.audio.wav import wav_repair
 from streaming.ingest.owner import owner_is_alive
+from streaming.transcription.post_call import transcription_after_call
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,9 @@ def _recover_one(call: Call) -> Recovered:
             else f"ingest process stopped unexpectedly; {error}"
         )
         call.save()
-        _transcription_after_recovery(call)
+        # As for any incomplete call: its live transcript ends (it would stay "Transcribing"),
+        # and what was recorded is transcribed.
+        transcription_after_call(call)
         audit_record(
             event_type=AuditEventType.CALL_RECORDING_RECOVERED,
             target=call,
@@ -95,16 +98,3 @@ def _recover_one(call: Call) -> Recovered:
         error or "playable",
     )
     return Recovered(call.pk, call.ringcx_call_id, str(path or ""), seconds, valid, error)
-
-
-def _transcription_after_recovery(call: Call) -> None:
-    """As for any incomplete call: its live transcript ends (it would stay "Transcribing"),
-    and what was recorded is transcribed."""
-    from streaming.transcription.engines.base import TranscriptionError
-    from streaming.transcription.services import live_transcripts_close, transcription_enqueue
-
-    live_transcripts_close(call_id=call.pk)
-    try:
-        transcription_enqueue(call=call)
-    except TranscriptionError as exc:
-        logger.warning("call %s will not be transcribed: %s", call.pk, exc)

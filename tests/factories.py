@@ -26,7 +26,7 @@ class CallFactory(factory.django.DjangoModelFactory):
 
 def make_streaming_profile(**overrides):
     """A valid Queue 1234 profile, created through the real service (so audited and synced)."""
-    from streaming.services import streaming_profile_create
+    from streaming.profiles.services import streaming_profile_create
 
     values = {
         "product_type": "QUEUE",

@@ -10,6 +10,7 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
+        # Here, not at the top: both use models, importable only once the registry is ready.
         from ringadmin.compliance import receivers, roles
 
         receivers.connect()

@@ -6,14 +6,17 @@ engines (``streaming.transcription.engines``, whose ``TranscriptionError``,
 is a sentence an administrator can act on; the structured fields (``vendor``, ``status``,
 ``error_code``, ``detail``, ``errors``) are there for code and logs. A temporary failure is a
 ``RateLimited`` or an ``Unavailable`` (``RETRYABLE``), with the wait the vendor asked for in
-``retry_after``; every task that calls a vendor retries exactly those, with the one policy of
-``ringadmin.retry``. Everything else needs a person or a code change. Pure: no Django.
+``retry_after``; every task that calls a vendor retries exactly those, with the one policy
+``vendor_retry_policy`` (built on ``ringadmin.retry``). Everything else needs a person or a
+code change. Pure: no Django.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
+
+from ringadmin.retry import RetryPolicy
 
 Vendor = Literal["ringcentral", "ringcx"]  # the telephony vendors; a speech engine names itself
 
@@ -210,6 +213,14 @@ class EngineNotConfigured(TranscriptionError):
 
 RETRYABLE: tuple[type[VendorError], ...] = (RateLimited, Unavailable)
 
+
+def vendor_retry_policy(*, max_retries: int) -> RetryPolicy:
+    """The policy of every task that calls a vendor: rate limits and outages (``RETRYABLE``,
+    speech engines included) up to ``max_retries`` times, backoff from 5 s to 10 min with
+    jitter, never sooner than the vendor's Retry-After."""
+    return RetryPolicy(retryable=RETRYABLE, max_retries=max_retries)
+
+
 __all__ = [
     "RETRYABLE",
     "AuthFailed",
@@ -222,4 +233,5 @@ __all__ = [
     "TranscriptionError",
     "Unavailable",
     "VendorError",
+    "vendor_retry_policy",
 ]

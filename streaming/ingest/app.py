@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ringadmin.calls.models import CallStatus
+from ringadmin.calls.services import CallRefused, call_key_problem
 from ringadmin.logging import call_id_var
 from ringadmin.storable import storable_json
-from streaming.audio.pipeline import SocketFeed
+from streaming.audio.pipeline import CallPipeline, SocketFeed
 from streaming.audio.protocol import (
     Connected,
     Media,
@@ -35,12 +36,12 @@ from streaming.ingest.authorize import (
     ingest_handshake_record,
     ingest_refusal_record,
 )
+from streaming.ingest.calls import ingest_call_reject, ingest_call_start
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.handshake import Handshake, handshake_parse
 from streaming.ingest.owner import this_process_owner
 from streaming.ingest.registry import LiveCall
 from streaming.ingest.runtime import IngestRuntime, get_runtime, recording_path_for
-from streaming.services import CallRefused, call_key_problem, call_reject, call_start
 
 logger = logging.getLogger("streaming.ingest")
 
@@ -331,7 +332,7 @@ class IngestConnection:
                 "audio/x-mulaw at 8000 Hz is recorded"
             )
             logger.warning("ingest stream refused: %s", reason)
-            await in_db_thread(call_reject)(
+            await in_db_thread(ingest_call_reject)(
                 ringcx_call_id=start.call_id,
                 session_id=start.session_id,
                 profile_id=decision.profile_id,
@@ -441,8 +442,6 @@ class IngestConnection:
     def _open_call(self, key: tuple[str, str], start: Start) -> LiveCall:
         """Start recording at once; the call row is written meanwhile. Frames never wait for
         the database: when many calls start together, that wait was their first frames' lag."""
-        from streaming.audio.pipeline import CallPipeline
-
         now = time.time()
         started = datetime.now(UTC)
         path = recording_path_for(
@@ -483,7 +482,7 @@ class IngestConnection:
             await after.ended.wait()
         assert self.handshake is not None  # set by _admit
         try:
-            result = await in_db_thread(call_start)(
+            result = await in_db_thread(ingest_call_start)(
                 ringcx_call_id=start.call_id,
                 session_id=start.session_id,
                 profile_id=live.profile_id,

@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from streaming.ingest.handshake import Handshake
-from streaming.models import HandshakeOutcome, StreamingProfile
-from streaming.services import (
-    ingest_handshake_log,
-    product_type_normalize,
-    streaming_profile_find,
-    streaming_secret_matches,
-)
+from streaming.ingest.handshake_log import ingest_handshake_log
+from streaming.ingest.models import HandshakeOutcome
+from streaming.profiles.models import StreamingProfile, product_type_normalize
+from streaming.profiles.selectors import streaming_profile_find, streaming_secret_matches
 
 logger = logging.getLogger(__name__)
 

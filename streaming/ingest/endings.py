@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ringadmin.calls.models import CallStatus
+from ringadmin.calls.services import call_finalize
 from streaming.audio.pipeline import SocketFeed
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.events import CallEvents
 from streaming.ingest.registry import CallRegistry, CallSocket, LiveCall
 from streaming.ingest.stats import stats_continued
 from streaming.ingest.transcript_results import LiveTranscripts
-from streaming.services import call_finalize
 
 logger = logging.getLogger("streaming.ingest")
 

@@ -10,9 +10,9 @@ import logging
 import time
 from typing import Any
 
+from ringadmin.calls.services import call_stats_update_many
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.tasks import Spawn
-from streaming.services import call_stats_update_many
 
 logger = logging.getLogger("streaming.ingest")
 

@@ -12,6 +12,7 @@ from streaming.ingest.db import in_db_thread
 from streaming.ingest.registry import CallKey, LiveCall
 from streaming.ingest.tasks import Spawn
 from streaming.transcription.live_link import LinkSettings, LiveTranscriptionLink
+from streaming.transcription.services import live_transcript_append_many
 
 logger = logging.getLogger("streaming.ingest")
 
@@ -99,8 +100,6 @@ class LiveTranscripts:
             self._spawn(self._write(batch))
 
     async def _write(self, batch: dict[int, list[dict[str, Any]]]) -> None:
-        from streaming.transcription.services import live_transcript_append_many
-
         try:
             await in_db_thread(live_transcript_append_many)(lines_by_call=batch)
         except Exception:

@@ -3,14 +3,14 @@ profile, then made unique with a generated default for new ones."""
 
 from django.db import migrations, models
 
-import streaming.embed_keys
+import streaming.profiles.keys
 
 
 def fill_embed_keys(apps, schema_editor) -> None:
     StreamingProfile = apps.get_model("streaming", "StreamingProfile")
     for profile in StreamingProfile.objects.filter(embed_key="").only("pk"):
         StreamingProfile.objects.filter(pk=profile.pk).update(
-            embed_key=streaming.embed_keys.embed_key_generate()
+            embed_key=streaming.profiles.keys.embed_key_generate()
         )
 
 
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
             model_name="streamingprofile",
             name="embed_key",
             field=models.CharField(
-                default=streaming.embed_keys.embed_key_generate,
+                default=streaming.profiles.keys.embed_key_generate,
                 editable=False,
                 help_text="Key of the agent iFrame URL (/client) for this profile's calls.",
                 max_length=64,

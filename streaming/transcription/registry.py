@@ -24,6 +24,8 @@ def engine_name_for(*, profile=None, requested: str | None = None) -> str:
 def engine_build(name: str):
     """A ready engine; raises ``EngineNotConfigured`` saying which setting is missing."""
     timeout = settings.VENDOR_HTTP_TIMEOUT_SECONDS * 6  # audio uploads take longer than API calls
+    # Each engine's module is imported when that engine is built: the hosted engines' client
+    # libraries and the offline model are optional, and a process loads only what it uses.
     if name == "whisper":
         from streaming.transcription.engines.whisper import WhisperConfig, WhisperEngine
 
@@ -55,6 +57,7 @@ def engine_close(engine) -> None:
 
 
 def _google(timeout: float):
+    # Lazily, as every engine (see engine_build).
     from streaming.transcription.engines.google import GoogleSpeechConfig, GoogleSpeechEngine
 
     if not (settings.GOOGLE_SPEECH_API_KEY or settings.GOOGLE_SPEECH_CREDENTIALS_FILE):
@@ -77,6 +80,7 @@ def _google(timeout: float):
 
 
 def _deepgram(timeout: float):
+    # Lazily, as every engine (see engine_build).
     from streaming.transcription.engines.deepgram import DeepgramConfig, DeepgramEngine
 
     if not settings.DEEPGRAM_API_KEY:
@@ -94,6 +98,7 @@ def _deepgram(timeout: float):
 
 
 def _openai(timeout: float):
+    # Lazily, as every engine (see engine_build).
     from streaming.transcription.engines.openai import OpenAIConfig, OpenAIEngine
 
     if not settings.OPENAI_API_KEY:

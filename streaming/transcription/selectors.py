@@ -8,7 +8,12 @@ from typing import Any
 from django.db.models import Case, IntegerField, Q, Value, When
 
 from ringadmin.calls.models import Call
-from streaming.models import Transcript, TranscriptKind, TranscriptSegment, TranscriptStatus
+from streaming.transcription.models import (
+    Transcript,
+    TranscriptKind,
+    TranscriptSegment,
+    TranscriptStatus,
+)
 
 _FINISHED_POST_CALL = Q(kind=TranscriptKind.POST_CALL, status=TranscriptStatus.DONE)
 
@@ -49,3 +54,18 @@ def transcript_turn_rows(*, transcript: Transcript) -> list[Mapping[str, Any]]:
         .order_by("start", "seq")
         .values("speaker", "start", "end", "text")
     )
+
+
+MAX_LINES_PER_ANSWER = 200
+
+
+def embed_transcript_lines(*, call_id: int, after: int = 0) -> list[dict[str, Any]]:
+    """The call's live finals stored after line ``after`` (ids grow as lines are stored, so
+    a poller asks only for what is new), a bounded number per answer."""
+    segments = TranscriptSegment.objects.filter(
+        transcript__call_id=call_id, transcript__kind=TranscriptKind.LIVE, pk__gt=after
+    ).order_by("pk")[:MAX_LINES_PER_ANSWER]
+    return [
+        {"id": s.pk, "speaker": s.speaker, "text": s.text, "start": s.start, "end": s.end}
+        for s in segments
+    ]

@@ -1,4 +1,8 @@
-"""Transcript services: enqueue, transcribe a call, store (atomically, through redaction)."""
+"""Transcript services: transcribe a call, store (atomically, through redaction), live lines.
+
+Queuing the post-call transcript is ``streaming.transcription.post_call`` (it sends the task
+that runs what is here).
+"""
 
 from __future__ import annotations
 
@@ -13,19 +17,22 @@ from django.utils import timezone
 
 from ringadmin.calls.models import Call, CallStatus
 from streaming.audio.wav import wav_read_stereo
-from streaming.models import (
-    Speaker,
-    Transcript,
-    TranscriptKind,
-    TranscriptSegment,
-    TranscriptStatus,
-)
+from streaming.profiles.models import StreamingProfile
+from streaming.profiles.selectors import streaming_profile_find
 from streaming.transcription.engines.base import (
     Segment,
     StereoResult,
     TranscriptionError,
     Word,
     transcribe_stereo,
+)
+from streaming.transcription.engines.whisper import BUNDLED_LABEL
+from streaming.transcription.models import (
+    Speaker,
+    Transcript,
+    TranscriptKind,
+    TranscriptSegment,
+    TranscriptStatus,
 )
 from streaming.transcription.redaction import transcript_redact
 from streaming.transcription.registry import NONE, engine_build, engine_close, engine_name_for
@@ -39,63 +46,13 @@ LIVE_ENGINE = "whisper-live"
 TRANSCRIBABLE = (CallStatus.COMPLETED, CallStatus.INCOMPLETE)
 
 
-def call_profile(*, call: Call):
-    from streaming.services import streaming_profile_find
-
+def call_profile(*, call: Call) -> StreamingProfile | None:
+    """The profile whose product the call streamed for (its transcription engine)."""
     return streaming_profile_find(
         product_type=call.product_type,
         product_id=call.product_id,
         sub_account_id=call.subaccount_id or None,
     )
-
-
-def transcription_time_limits(*, audio_seconds: float | None) -> tuple[int, int]:
-    """(soft, hard) seconds for one call: generous for slow hosts, never unbounded."""
-    soft = int(300 + 3 * (audio_seconds or 600))
-    return soft, soft + 120
-
-
-def transcription_enqueue(
-    *, call: Call, engine: str | None = None, force: bool = False
-) -> Transcript | None:
-    """Queue the post-call transcript (after the surrounding transaction commits).
-
-    Returns the transcript row that will be filled, or None when the call is not to be
-    transcribed (engine ``none``, no recording, rejected call).
-    """
-    from streaming.tasks import transcribe_call
-
-    if call.status not in TRANSCRIBABLE or not call.recording_path:
-        return None
-    name = engine_name_for(profile=call_profile(call=call), requested=engine)
-    if name == NONE:
-        return None
-    built = engine_build(name)
-    info = built.info
-    engine_close(built)
-    transcript, created = Transcript.objects.get_or_create(
-        call=call, kind=TranscriptKind.POST_CALL, engine=info.engine, model=info.model
-    )
-    if not created and transcript.status == TranscriptStatus.DONE and not force:
-        return transcript
-    if created or transcript.status != TranscriptStatus.RUNNING:
-        Transcript.objects.filter(pk=transcript.pk).update(
-            status=TranscriptStatus.PENDING, progress=0.0, error=""
-        )
-    soft, hard = transcription_time_limits(audio_seconds=call.duration_seconds)
-
-    def send() -> None:
-        try:
-            transcribe_call.apply_async(
-                kwargs={"call_id": call.pk, "engine": name, "force": force},
-                soft_time_limit=soft,
-                time_limit=hard,
-            )
-        except Exception as exc:  # the broker is down: no task will ever run this row
-            _fail(transcript, f"could not be queued (is the Celery broker running?): {exc}")
-
-    transaction.on_commit(send)
-    return transcript
 
 
 @dataclass
@@ -157,7 +114,7 @@ def _transcribe_with(call: Call, built, *, force: bool, progress) -> TranscribeO
     try:
         stereo = wav_read_stereo(call.recording_path)
     except (OSError, ValueError) as exc:
-        _fail(transcript, f"the recording cannot be read: {exc}")
+        transcript_fail(transcript, f"the recording cannot be read: {exc}")
         raise TranscriptionError(f"the recording of call {call.pk} cannot be read: {exc}") from exc
     audio_seconds = stereo.shape[0] / 8000
     Transcript.objects.filter(pk=transcript.pk).update(
@@ -182,13 +139,13 @@ def _transcribe_with(call: Call, built, *, force: bool, progress) -> TranscribeO
             processing_seconds=time.monotonic() - started,
         )
     except TranscriptionError as exc:
-        _fail(transcript, str(exc))
+        transcript_fail(transcript, str(exc))
         raise
     except Exception as exc:
-        _fail(transcript, f"unexpected failure: {exc!r}")
+        transcript_fail(transcript, f"unexpected failure: {exc!r}")
         raise
     except BaseException as exc:  # KeyboardInterrupt, SystemExit
-        _fail(transcript, f"interrupted ({type(exc).__name__})")
+        transcript_fail(transcript, f"interrupted ({type(exc).__name__})")
         raise
     return TranscribeOutcome(transcript=transcript, skipped=False)
 
@@ -211,7 +168,8 @@ class _ProgressWriter:
             Transcript.objects.filter(pk=self.transcript_id).update(progress=round(fraction, 3))
 
 
-def _fail(transcript: Transcript, error: str) -> None:
+def transcript_fail(transcript: Transcript, error: str) -> None:
+    """Mark one transcript failed, saying why (shown in the admin)."""
     Transcript.objects.filter(pk=transcript.pk).update(
         status=TranscriptStatus.FAILED, error=error[:2000], updated_at=timezone.now()
     )
@@ -288,8 +246,6 @@ def _segment_row(
 
 def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, Any]]]) -> None:
     """Store live finals (batched by the ingest), redacted like every transcript line."""
-    from streaming.transcription.engines.whisper import BUNDLED_LABEL
-
     with transaction.atomic():
         for call_id, lines in lines_by_call.items():
             transcript, _ = Transcript.objects.get_or_create(

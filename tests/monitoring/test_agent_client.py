@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from ringadmin.calls.models import CallStatus
 from ringadmin.compliance.models import AuditEvent, AuditEventType
-from streaming import agent_embed
-from streaming.agent_embed import embed_key_rotate, embed_profile_for_key
+from streaming.profiles import embed as agent_embed
+from streaming.profiles.embed import embed_key_rotate, embed_profile_for_key
 from streaming.transcription.services import live_transcript_append_many
 from tests.factories import CallFactory, make_streaming_profile
 

@@ -21,6 +21,7 @@ EXPECTED = {
         "calls.view_live_call",
         "calls.play_recording",
         "calls.download_recording",
+        # the call's analysis: a calls model, so Admins manage it like the call itself
         "calls.add_callanalysis",
         "calls.change_callanalysis",
         "calls.delete_callanalysis",

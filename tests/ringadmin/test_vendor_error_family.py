@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ringadmin.retry import MAX_RETRY_AFTER_SECONDS, parse_retry_after, vendor_retry_policy
+from ringadmin.retry import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from ringadmin.vendors import http
 from ringadmin.vendors.errors import (
     RETRYABLE,
@@ -24,6 +24,7 @@ from ringadmin.vendors.errors import (
     Rejected,
     Unavailable,
     VendorError,
+    vendor_retry_policy,
 )
 from streaming.transcription.engines import base, deepgram, google, hosted, openai
 from streaming.transcription.engines.whisper import WhisperConfig, resolve_model

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from ringadmin.calls.admin import CallAdmin
 from ringadmin.calls.models import Call
-from streaming.admin import TranscriptInline
 from streaming.models import Transcript, TranscriptKind, TranscriptStatus
+from streaming.transcription.admin import TranscriptInline
 from tests.factories import CallFactory
 from tests.streaming.stream_stats_sample import stream_stats
 

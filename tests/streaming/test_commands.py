@@ -15,7 +15,8 @@ from ringadmin.compliance.models import AuditEvent, AuditEventType
 from streaming.management.commands.streaming_profile import Command as ProfileCommand
 from streaming.management.subcommands import arg, subcommand
 from streaming.models import StreamingProfile
-from streaming.services import streaming_profile_create, streaming_secret_matches
+from streaming.profiles.selectors import streaming_secret_matches
+from streaming.profiles.services import streaming_profile_create
 from tests.factories import CallFactory
 from tests.streaming.stream_stats_sample import stream_stats
 

@@ -20,7 +20,7 @@ from streaming.audio import mulaw
 from streaming.audio.wav import wav_read_stereo
 from streaming.ingest.app import ingest_application
 from streaming.models import IngestHandshake
-from streaming.services import streaming_profile_create, streaming_profile_disable
+from streaming.profiles.services import streaming_profile_create, streaming_profile_disable
 from tests.helpers import media_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -503,7 +503,7 @@ async def test_a_slow_reconnect_write_never_lands_after_the_final_record(
 
     from streaming.ingest import app as ingest_app
 
-    real_call_start = ingest_app.call_start
+    real_call_start = ingest_app.ingest_call_start
     resumed = threading.Event()
 
     def slow_resume(**kwargs):
@@ -515,7 +515,7 @@ async def test_a_slow_reconnect_write_never_lands_after_the_final_record(
         finally:
             resumed.set()
 
-    monkeypatch.setattr(ingest_app, "call_start", slow_resume)
+    monkeypatch.setattr(ingest_app, "ingest_call_start", slow_resume)
     first = communicator(headers=bearer(profile.secret))
     assert (await first.connect())[0]
     await first.send_to(text_data=start_message())
@@ -577,7 +577,7 @@ async def test_call_events_reach_the_call_group(profile) -> None:
 async def test_a_late_statistics_batch_never_overwrites_a_finished_call(profile) -> None:
     """A statistics batch that lands after the call ended leaves its final statistics alone
     (the update is conditional on the call being live at the moment it is written)."""
-    from streaming.services import call_stats_update_many
+    from ringadmin.calls.services import call_stats_update_many
 
     ws = communicator(headers=bearer(profile.secret))
     assert (await ws.connect())[0]

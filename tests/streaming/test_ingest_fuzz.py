@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ringadmin.calls.models import Call, CallStatus
 from streaming.audio.protocol import Media, ProtocolError, Start, Stop, parse
 from streaming.ingest.app import ingest_application
-from streaming.services import streaming_profile_create
+from streaming.profiles.services import streaming_profile_create
 from tests.helpers import media_message
 from tests.streaming import hostile_frames
 from tests.streaming.hostile_frames import FIELD_ABSENT, any_value

@@ -19,7 +19,7 @@ from ringadmin.logging import ContextFilter, JsonFormatter, RedactSecretsFilter
 from streaming.audio import mulaw
 from streaming.audio.wav import wav_read_stereo
 from streaming.models import IngestHandshake
-from streaming.services import streaming_profile_create
+from streaming.profiles.services import streaming_profile_create
 from tests.helpers import media_message
 from tests.streaming.test_ingest_consumer import (
     QUERY,
@@ -296,7 +296,7 @@ async def test_a_stream_of_another_profile_cannot_keep_the_calls_owner_out(
 
     from streaming.ingest import app as ingest_app
 
-    real_call_start = ingest_app.call_start
+    real_call_start = ingest_app.ingest_call_start
     release = threading.Event()
 
     def held_for_the_intruder(**kwargs):
@@ -312,7 +312,7 @@ async def test_a_stream_of_another_profile_cannot_keep_the_calls_owner_out(
     await ws.disconnect()
     while (await get_call()).status == CallStatus.LIVE:
         await ws.receive_nothing(timeout=0.05)
-    monkeypatch.setattr(ingest_app, "call_start", held_for_the_intruder)
+    monkeypatch.setattr(ingest_app, "ingest_call_start", held_for_the_intruder)
     intruder = communicator(query=OTHER_QUERY.format(call="c1"))
     assert (await intruder.connect())[0]
     await intruder.send_to(text_data=start_message(productId=777))
@@ -606,9 +606,9 @@ async def test_nul_anywhere_else_is_cleaned_and_the_call_recorded(profile) -> No
 def test_lone_surrogates_and_nul_are_stored_alike_on_postgresql(profile) -> None:  # noqa: F811
     """Lone surrogates cannot arrive in a frame (JSON parsing refuses them), but the services
     that write what the ingest received must store any text."""
-    from streaming.services import call_start
+    from streaming.ingest.calls import ingest_call_start
 
-    result = call_start(
+    result = ingest_call_start(
         ringcx_call_id="c1",
         session_id="",
         profile_id=profile.pk,
@@ -624,7 +624,7 @@ def test_lone_surrogates_and_nul_are_stored_alike_on_postgresql(profile) -> None
 
 @pytest.mark.needs_postgres
 def test_the_handshake_log_stores_any_text_on_postgresql(db) -> None:
-    from streaming.services import ingest_handshake_log
+    from streaming.ingest.handshake_log import ingest_handshake_log
 
     entry = ingest_handshake_log(
         client="\ud800:1",
@@ -647,10 +647,11 @@ def test_the_handshake_log_stores_any_text_on_postgresql(db) -> None:
 def test_a_call_is_resumed_in_a_new_recording_a_bounded_number_of_times(profile) -> None:  # noqa: F811
     """Each comeback after the grace period opens a new file and lists the previous one: a
     client reconnecting forever would fill the disk and the row."""
-    from streaming.services import MAX_RECORDINGS_PER_CALL, CallRefused, call_start
+    from ringadmin.calls.services import MAX_RECORDINGS_PER_CALL, CallRefused
+    from streaming.ingest.calls import ingest_call_start
 
     def start(path: str):
-        return call_start(
+        return ingest_call_start(
             ringcx_call_id="c1",
             session_id="2",
             profile_id=profile.pk,

@@ -10,13 +10,13 @@ from django.core.cache import cache
 
 from ringadmin.tools.vendor_fake import FakeRingCentral
 from streaming.models import StreamingProfile, SyncState
-from streaming.services import (
+from streaming.profiles.services import (
     streaming_profile_delete,
     streaming_profile_disable,
     streaming_profile_rotate_secret,
     streaming_profile_update,
 )
-from streaming.sync import streaming_profile_verify
+from streaming.profiles.sync import streaming_profile_verify
 from tests.factories import make_streaming_profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,7 +107,7 @@ def test_an_outage_then_success_changes_ringcx_exactly_once(fake) -> None:
     posts = changes(fake, "POST")
     assert len(posts) == 2  # the failed one, then the one that worked
     # a retry that follows a request RingCX did apply finds it and sends nothing new
-    from streaming.sync import streaming_profile_push
+    from streaming.profiles.sync import streaming_profile_push
 
     before = len(changes(fake))
     streaming_profile_push(profile_id=profile.pk)
@@ -180,7 +180,7 @@ def admin_client(client, make_user):
 
 def test_retry_policy_backs_off_with_jitter_honours_retry_after_and_stops() -> None:
     from ringadmin.vendors.errors import RateLimited, Rejected, Unavailable
-    from streaming.sync import PROFILE_SYNC_RETRY as policy
+    from streaming.profiles.sync import PROFILE_SYNC_RETRY as policy
 
     outage = Unavailable("down", vendor="ringcx")
     delays = [policy.next_delay(outage, retries=n) for n in range(8)]
@@ -196,7 +196,7 @@ def test_retry_policy_backs_off_with_jitter_honours_retry_after_and_stops() -> N
 def test_a_rate_limit_is_retried_after_the_vendors_delay(fake, monkeypatch) -> None:
     """The task asks Celery to wait at least Retry-After before the next attempt."""
     from ringadmin.retry import RetryPolicy
-    from streaming import sync
+    from streaming.profiles import sync
 
     waits: list[float | None] = []
 

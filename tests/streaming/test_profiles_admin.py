@@ -11,13 +11,11 @@ from django.contrib.admin.models import LogEntry
 
 from ringadmin.compliance.audit import audit_chain_verify
 from ringadmin.compliance.models import AuditEvent, AuditEventType
-from streaming import admin as streaming_admin
-from streaming import services as streaming_services
+from streaming.ingest.handshake_log import ingest_handshake_log
 from streaming.models import HandshakeOutcome, IngestHandshake, StreamingProfile
-from streaming.services import (
-    ingest_handshake_log,
-    streaming_secret_matches,
-)
+from streaming.profiles import admin as profiles_admin
+from streaming.profiles import services as profile_services
+from streaming.profiles.selectors import streaming_secret_matches
 from tests.factories import make_streaming_profile
 
 pytestmark = pytest.mark.django_db
@@ -352,14 +350,14 @@ def test_handshake_admin_masks_every_name_the_ingest_accepts_a_secret_under(admi
 def test_rotation_is_all_or_nothing(admin_client, monkeypatch) -> None:
     first, second = make_streaming_profile(), make_streaming_profile(product_id=5678)
     old = {first.pk: first.secret, second.pk: second.secret}
-    real_rotate = streaming_services.streaming_profile_rotate_secret
+    real_rotate = profile_services.streaming_profile_rotate_secret
 
     def fail_on_second(*, profile: StreamingProfile, actor: Any = None) -> str:
         if profile.pk == second.pk:
             raise RuntimeError("database went away")
         return real_rotate(profile=profile, actor=actor)
 
-    monkeypatch.setattr(streaming_admin, "streaming_profile_rotate_secret", fail_on_second)
+    monkeypatch.setattr(profiles_admin, "streaming_profile_rotate_secret", fail_on_second)
     admin_client.raise_request_exception = False
     assert _action(admin_client, "rotate_secret", [first, second]).status_code == 500
     assert {p.pk: p.secret for p in StreamingProfile.objects.all()} == old

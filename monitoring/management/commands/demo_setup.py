@@ -15,8 +15,8 @@ from django.db import transaction
 
 from ringadmin.compliance.roles import Role
 from ringadmin.compliance.users import user_create
-from streaming.models import StreamingProfile
-from streaming.services import streaming_profile_create
+from streaming.profiles.models import StreamingProfile
+from streaming.profiles.services import streaming_profile_create
 from streaming.tools.demo.services import DEMO_PRODUCT, demo_calls_seed
 
 DEMO_USERS = (("admin", Role.ADMIN), ("supervisor", Role.SUPERVISOR), ("auditor", Role.AUDITOR))

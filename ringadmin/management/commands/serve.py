@@ -21,6 +21,10 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from streaming.transcription import live_protocol as wire
+from streaming.transcription.engines.base import TranscriptionError
+from streaming.transcription.engines.whisper import WhisperConfig, resolve_model
+
 if TYPE_CHECKING:
     from ringadmin.tools.vendor_fake import FakeRingCentral
 
@@ -64,10 +68,6 @@ class Command(BaseCommand):
         else a random one made now), so two instances on one host never reach each other's
         workers: audio sent to the wrong one would be refused before it left.
         """
-        from streaming.transcription import live_protocol as wire
-        from streaming.transcription.engines.base import TranscriptionError
-        from streaming.transcription.engines.whisper import WhisperConfig, resolve_model
-
         if not settings.LIVE_TRANSCRIPTION:
             return [], {}
         endpoints = []
@@ -268,6 +268,7 @@ class Command(BaseCommand):
             wanted == "auto" and (not settings.DEBUG or settings.RINGCENTRAL_CLIENT_ID)
         ):
             return None, {}
+        # The fake is a tool, not runtime code: imported only in demo mode, when it runs.
         from ringadmin.tools.vendor_fake import FakeRingCentral
 
         port = int(os.environ.get("FAKE_RINGCENTRAL_PORT", options["port"] + 1))

@@ -29,7 +29,7 @@ from streaming.management.subcommands import (
     table,
     utc_text,
 )
-from streaming.models import Transcript
+from streaming.transcription.models import Transcript
 
 DEFAULT_LIMIT = 20
 # stream_stats["recording"] keys with a unit of their own on the "audio" line, in this order;

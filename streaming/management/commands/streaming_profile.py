@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
+from ringadmin.vendors import ringcx
 from streaming.management.subcommands import (
     SubcommandsCommand,
     arg,
@@ -25,9 +26,9 @@ from streaming.management.subcommands import (
     utc_text,
     validation_messages,
 )
-from streaming.models import ProductType, StreamingProfile
-from streaming.services import (
-    product_type_normalize,
+from streaming.profiles import sync
+from streaming.profiles.models import ProductType, StreamingProfile, product_type_normalize
+from streaming.profiles.services import (
     streaming_profile_create,
     streaming_profile_disable,
     streaming_profile_rotate_secret,
@@ -247,9 +248,6 @@ class Command(SubcommandsCommand):
         ),
     )
     def sync_profiles(self, options: dict[str, Any]) -> None:
-        from ringadmin.vendors import ringcx
-        from streaming import sync
-
         if bool(options["all"]) == (options["profile_id"] is not None):
             raise CommandError("give one profile ID or --all")
         if options["verify"] and options["retries"] is not None:

@@ -21,8 +21,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ringadmin.calls.models import Call
-from streaming.models import TranscriptKind, TranscriptStatus
 from streaming.transcription.engines.base import TranscriptionError
+from streaming.transcription.models import TranscriptKind, TranscriptStatus
 from streaming.transcription.registry import ENGINES
 from streaming.transcription.services import TRANSCRIBABLE, call_transcribe
 

@@ -35,8 +35,8 @@ PROFILE = {
 
 def create_profile(profile: Mapping[str, Any] = PROFILE) -> str | None:
     """The bench's streaming profile, created unless it exists: its secret."""
-    from streaming.models import StreamingProfile  # here: Django is set up by main()
-    from streaming.services import streaming_profile_create
+    from streaming.profiles.models import StreamingProfile  # here: Django is set up by main()
+    from streaming.profiles.services import streaming_profile_create
 
     existing = StreamingProfile.objects.filter(
         product_type=profile["product_type"],

@@ -12,10 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from ringadmin.calls.models import Call, CallStatus
+from ringadmin.calls.services import call_finalize
+from streaming.ingest.calls import ingest_call_start
 from streaming.ingest.owner import this_process_owner
 from streaming.ingest.runtime import recording_path_for
-from streaming.models import StreamingProfile
-from streaming.services import call_finalize, call_start
+from streaming.profiles.models import StreamingProfile
 from streaming.tools.demo.recording import AUDIO_DIR, demo_recording_write
 
 # The demo streaming profile's product; the demo calls came through it.
@@ -106,7 +107,7 @@ def _demo_call_record(*, spec: DemoCall, call: Call | None, started_at: datetime
     start = recording.start
     with transaction.atomic():
         if call is None:
-            call = call_start(
+            call = ingest_call_start(
                 ringcx_call_id=start.call_id,
                 session_id=start.session_id,
                 profile_id=_demo_profile_id(),

@@ -16,10 +16,10 @@ from django.test import override_settings
 from django.urls import reverse
 
 from ringadmin.calls.models import CallStatus
+from ringadmin.calls.services import call_finalize
 from streaming.audio import mulaw
 from streaming.audio.wav import StereoWavWriter
 from streaming.models import Transcript, TranscriptKind, TranscriptSegment, TranscriptStatus
-from streaming.services import call_finalize
 from streaming.transcription import registry
 from streaming.transcription.engines.base import (
     EngineInfo,
@@ -28,7 +28,8 @@ from streaming.transcription.engines.base import (
     TranscriptionError,
     Word,
 )
-from streaming.transcription.services import call_transcribe, transcription_enqueue
+from streaming.transcription.post_call import transcription_enqueue
+from streaming.transcription.services import call_transcribe
 from tests.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,9 +72,10 @@ def _voice(start: float, end: float, index: int) -> Segment:
 def engine(monkeypatch):
     holder = {"engine": LoudnessEngine()}
     monkeypatch.setattr(registry, "engine_build", lambda name: holder["engine"])
-    monkeypatch.setattr(
-        "streaming.transcription.services.engine_build", lambda name: holder["engine"]
-    )
+    for module in ("services", "post_call"):
+        monkeypatch.setattr(
+            f"streaming.transcription.{module}.engine_build", lambda name: holder["engine"]
+        )
     return holder
 
 
@@ -178,7 +180,9 @@ def test_finalize_queues_the_transcript_with_a_time_limit(
     call.status = CallStatus.LIVE
     call.save()
     sent = []
-    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(
+        "streaming.transcription.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw)
+    )
     monkeypatch.setattr("streaming.tasks.call_postprocess.delay", lambda *a: None)
     with django_capture_on_commit_callbacks(execute=True):
         call_finalize(
@@ -205,7 +209,7 @@ def test_no_transcript_when_the_engine_is_none(engine, tmp_path) -> None:
 def test_the_task_retries_temporary_failures_only(engine, tmp_path, monkeypatch) -> None:
     from celery.exceptions import Retry
 
-    from streaming.tasks import transcribe_call
+    from streaming.transcription.tasks import transcribe_call
 
     call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
     engine["engine"] = LoudnessEngine(fail=EngineUnavailable("503 from the vendor", retry_after=40))
@@ -247,7 +251,9 @@ def test_admin_retranscribe_action_queues_the_calls(
     call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
     call_transcribe(call_id=call.pk)
     sent = []
-    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(
+        "streaming.transcription.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw)
+    )
     client.force_login(make_user("admin"))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -313,7 +319,9 @@ def test_retranscribe_is_offered_in_the_transcripts_list_too(
     call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
     transcript = call_transcribe(call_id=call.pk).transcript
     sent = []
-    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(
+        "streaming.transcription.tasks.transcribe_call.apply_async", lambda **kw: sent.append(kw)
+    )
     client.force_login(make_user("admin"))
     listing = client.get(reverse("admin:streaming_transcript_changelist"))
     assert 'value="retranscribe"' in listing.content.decode()
@@ -356,10 +364,12 @@ def test_the_task_fails_its_queued_row_when_the_recording_is_gone(
     engine, tmp_path, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     """Queued with a recording, which retention (or a person) removed before the task ran."""
-    from streaming.tasks import transcribe_call
+    from streaming.transcription.tasks import transcribe_call
 
     call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
-    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: None)
+    monkeypatch.setattr(
+        "streaming.transcription.tasks.transcribe_call.apply_async", lambda **kw: None
+    )
     with django_capture_on_commit_callbacks(execute=True):
         transcript = transcription_enqueue(call=call)
     assert transcript.status == TranscriptStatus.PENDING
@@ -376,11 +386,13 @@ def test_the_task_fails_its_queued_row_when_the_engine_cannot_be_built(
     engine, tmp_path, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     """The web process could build the engine; the Celery worker (no model, no key) cannot."""
-    from streaming.tasks import transcribe_call
     from streaming.transcription.engines.base import EngineNotConfigured
+    from streaming.transcription.tasks import transcribe_call
 
     call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
-    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", lambda **kw: None)
+    monkeypatch.setattr(
+        "streaming.transcription.tasks.transcribe_call.apply_async", lambda **kw: None
+    )
     with django_capture_on_commit_callbacks(execute=True):
         transcript = transcription_enqueue(call=call)
 
@@ -435,7 +447,7 @@ def test_a_hard_time_limit_fails_the_running_row(engine, tmp_path) -> None:
     parent: the row must not stay "Transcribing"."""
     from celery.exceptions import TimeLimitExceeded
 
-    from streaming.tasks import transcribe_call
+    from streaming.transcription.tasks import transcribe_call
 
     call = recorded_call(tmp_path, agent=[(0.5, 1.5)], caller=[])
     transcript = Transcript.objects.create(
@@ -465,7 +477,7 @@ def test_admin_retranscribe_with_the_broker_down_says_so_and_leaves_no_queued_ro
     def broker_down(**kwargs):
         raise OperationalError("[Errno 111] Connection refused")
 
-    monkeypatch.setattr("streaming.tasks.transcribe_call.apply_async", broker_down)
+    monkeypatch.setattr("streaming.transcription.tasks.transcribe_call.apply_async", broker_down)
     client.force_login(make_user("admin"))
     response = client.post(
         reverse("admin:calls_call_changelist"),

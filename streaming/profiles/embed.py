@@ -1,4 +1,4 @@
-"""The agent iFrame (``/client``): which profile a key opens, which call, which lines; rotation.
+"""The agent iFrame (``/client``): which profile a key opens, which call; the key's rotation.
 
 RingCX's agent application shows a URL from the agent script (Script Studio) in an iFrame
 with the call's id: ``/client?callId={{model.call.uii}}&key=<embed key>``. There is no
@@ -10,7 +10,6 @@ profile only, compared in constant time, and rotating it (audited) closes every 
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,12 +20,11 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEventType
-from streaming.embed_keys import embed_key_generate
-from streaming.models import StreamingProfile, TranscriptKind, TranscriptSegment
+from streaming.profiles.keys import embed_key_generate
+from streaming.profiles.models import StreamingProfile
 
 SCRIPT_STUDIO_CALL_ID = "{{model.call.uii}}"  # RingCX fills in the call's id
 MAX_KEY_CHARS = 128
-MAX_LINES_PER_ANSWER = 200
 
 
 def embed_profile_for_key(*, presented: str) -> StreamingProfile | None:
@@ -58,18 +56,6 @@ def embed_call_for(*, profile: StreamingProfile, ringcx_call_id: str) -> Call | 
         When(status=CallStatus.LIVE, then=Value(1)), default=Value(0), output_field=IntegerField()
     )
     return calls.annotate(live_first=live_first).order_by("-live_first", "-started_at").first()
-
-
-def embed_transcript_lines(*, call_id: int, after: int = 0) -> list[dict[str, Any]]:
-    """The call's live finals stored after line ``after`` (ids grow as lines are stored, so
-    a poller asks only for what is new), a bounded number per answer."""
-    segments = TranscriptSegment.objects.filter(
-        transcript__call_id=call_id, transcript__kind=TranscriptKind.LIVE, pk__gt=after
-    ).order_by("pk")[:MAX_LINES_PER_ANSWER]
-    return [
-        {"id": s.pk, "speaker": s.speaker, "text": s.text, "start": s.start, "end": s.end}
-        for s in segments
-    ]
 
 
 def script_studio_url(*, base_url: str, profile: StreamingProfile) -> str:

@@ -1,10 +1,11 @@
-"""Keeping RingCX's media products in step with our streaming profiles.
+"""Keeping RingCX's media products in step with our streaming profiles: the RingCX side.
 
 Every local change that RingCX must learn bumps the profile's ``sync_version`` and enqueues a
-task after commit. The task calls RingCX outside any transaction and is idempotent: it reads
-the remote profile first and sends only the change still needed, so a retry after a timeout
-never creates twice. The result is written back only if no newer change arrived meanwhile.
-Drift (RingCX edited elsewhere) is reported, never silently overwritten.
+task after commit (``streaming.profiles.services`` requests it with the change). The task
+(``streaming.profiles.tasks``) runs what is here: it calls RingCX outside any transaction and
+is idempotent: it reads the remote profile first and sends only the change still needed, so a
+retry after a timeout never creates twice. The result is written back only if no newer change
+arrived meanwhile. Drift (RingCX edited elsewhere) is reported, never silently overwritten.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from ringadmin.retry import call_with_retries, vendor_retry_policy
+from ringadmin.retry import call_with_retries
 from ringadmin.vendors import ringcx
-from ringadmin.vendors.errors import NotFound, VendorError
-from streaming.models import StreamingProfile, SyncState
+from ringadmin.vendors.errors import NotFound, VendorError, vendor_retry_policy
+from streaming.profiles.models import StreamingProfile, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -87,46 +86,7 @@ def differences(*, local: ringcx.MediaProduct, remote: ringcx.MediaProduct) -> d
     return found
 
 
-# --- requesting a sync (called inside the transaction of the local change) ---------------
-
-
-def streaming_profile_sync_request(*, profile: StreamingProfile) -> None:
-    """Mark the profile pending and push it to RingCX once this transaction commits."""
-    # streaming.tasks imports this module when it loads; the task is imported when a change
-    # is requested, so neither module ever sees the other half-loaded.
-    from streaming.tasks import streaming_profile_push_task
-
-    if not ringcx.vendors_configured():
-        StreamingProfile.objects.filter(pk=profile.pk).update(
-            sync_state=SyncState.NOT_CONFIGURED,
-            sync_error="RingCX is not configured: set RINGCENTRAL_CLIENT_ID, "
-            "RINGCENTRAL_CLIENT_SECRET and RINGCENTRAL_JWT to sync profiles.",
-        )
-        return
-    StreamingProfile.objects.filter(pk=profile.pk).update(
-        sync_version=F("sync_version") + 1, sync_state=SyncState.PENDING, sync_error=""
-    )
-    version = StreamingProfile.objects.values_list("sync_version", flat=True).get(pk=profile.pk)
-    profile.sync_version = version
-    profile.sync_state = SyncState.PENDING
-    transaction.on_commit(
-        lambda: streaming_profile_push_task.delay(profile.pk, version), robust=True
-    )
-
-
-def streaming_profile_delete_request(*, profile: StreamingProfile) -> None:
-    """The row is being deleted: remove the product from RingCX after commit."""
-    from streaming.tasks import streaming_profile_remote_delete_task  # as above
-
-    if not ringcx.vendors_configured():
-        return
-    key = RemoteKey.of(profile)
-    transaction.on_commit(
-        lambda: streaming_profile_remote_delete_task.delay(**key.as_kwargs()), robust=True
-    )
-
-
-# --- doing it (in a task; no transaction is open around the vendor calls) ---------------
+# --- in a task; no transaction is open around the vendor calls -----------------------------
 
 
 def streaming_profile_push(*, profile_id: int, version: int | None = None) -> SyncResult:
