@@ -130,7 +130,16 @@ def test_no_lag_limit_never_sheds_for_lag() -> None:
 
 @pytest.fixture
 def stats_writes(monkeypatch) -> list[dict]:
+    """The batch's database writes, recorded in the event loop (no database thread)."""
     writes: list[dict] = []
+
+    def in_loop(func):
+        async def call(**kwargs):
+            return func(**kwargs)
+
+        return call
+
+    monkeypatch.setattr(stats_batch_module, "in_db_thread", in_loop)
     monkeypatch.setattr(
         stats_batch_module,
         "call_stats_update_many",
