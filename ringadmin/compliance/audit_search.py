@@ -119,9 +119,10 @@ class AuditPage:
 
 
 def audit_page(
-    *, user: AbstractUser | AnonymousUser, query: AuditQuery, page_size: int = PAGE_SIZE
+    *, user: AbstractUser | AnonymousUser, query: AuditQuery, page_size: int | None = None
 ) -> AuditPage:
     """One page of the entries the user may see, newest first."""
+    page_size = page_size or PAGE_SIZE
     events = _filtered(audit_events_visible_to(user=user), query)
     if query.after is not None:
         rows = list(events.filter(sequence__gt=query.after).order_by("sequence")[: page_size + 1])
