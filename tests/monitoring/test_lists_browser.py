@@ -31,11 +31,18 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 LINES = [
-    [("agent", 1.0, "Thank you for calling, this is Sam."), ("caller", 5.0, "Hi, my router keeps dropping the connection.")],
-    [("agent", 2.0, "How can I help today?"), ("caller", 6.0, "I'd like a refund for last month's bill."), ("agent", 14.0, "Our refund policy covers that.")],
+    [
+        ("agent", 1.0, "Thank you for calling, this is Sam."),
+        ("caller", 5.0, "Hi, my router keeps dropping the connection."),
+    ],
+    [
+        ("agent", 2.0, "How can I help today?"),
+        ("caller", 6.0, "I'd like a refund for last month's bill."),
+        ("agent", 14.0, "Our refund policy covers that."),
+    ],
     [("caller", 3.0, "Can I change my delivery address?")],
     [("agent", 1.0, "Good morning."), ("caller", 42.0, "The refund never arrived on my card.")],
-]  # fmt: skip
+]
 
 
 def _seed_calls() -> None:
