@@ -153,7 +153,8 @@ def test_supervisor_searches_and_auditor_exports(
             browser.close()
 
     assert matched_text == "I'd like a refund for last month's bill."
-    assert timestamp_href is not None and timestamp_href.endswith("/#t=6")
+    assert timestamp_href is not None
+    assert timestamp_href.endswith("/#t=6")
     assert saved.suffix == ".jsonl"
     records = [json.loads(line) for line in saved.read_text().splitlines()]
     assert len(records) == 3
