@@ -40,10 +40,11 @@ from django.db.models import (
     TextField,
     Value,
 )
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from ringadmin.calls.models import Call, CallStatus
+from ringadmin.calls.models import Call, CallAnalysis, CallStatus
 from ringadmin.calls.selectors import calls_visible_to
 from ringadmin.query_params import (
     ParamErrors,
@@ -339,12 +340,56 @@ class MatchedLine:
     def anchor_seconds(self) -> int:
         return int(self.start_seconds)
 
+    @property
+    def timestamp(self) -> str:
+        """``m:ss`` (or ``h:mm:ss``) into the recording."""
+        minutes, seconds = divmod(self.anchor_seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
 
 @dataclass(frozen=True)
 class CallRow:
+    """One call of a page, with what the list shows about it already worked out (a page of 50
+    rows formatted here costs a fraction of the same formatting done by template filters)."""
+
     call: Call
     has_transcript: bool
     matched_line: MatchedLine | None = None
+
+    @property
+    def started_local(self) -> str:
+        return timezone.localtime(self.call.started_at).strftime("%Y-%m-%d %H:%M")
+
+    @property
+    def duration_text(self) -> str:
+        seconds = self.call.duration_seconds
+        return "—" if seconds is None else f"{seconds:,.0f} s"
+
+    @property
+    def analysis(self) -> CallAnalysis | None:
+        try:
+            return self.call.analysis
+        except CallAnalysis.DoesNotExist:
+            return None
+
+    @property
+    def talk_text(self) -> str:
+        a = self.analysis
+        if a is None:
+            return ""
+        return f"talk {a.agent_talk_seconds:,.0f} / {a.caller_talk_seconds:,.0f} s"
+
+    @property
+    def overtalk_text(self) -> str:
+        a = self.analysis
+        if a is None:
+            return ""
+        interruptions = a.agent_interruptions + a.caller_interruptions
+        return (
+            f"overtalk {a.overtalk_seconds:,.0f} s · {interruptions} int. · "
+            f"mono {a.longest_monologue_seconds:,.0f} s"
+        )
 
 
 @dataclass(frozen=True)
