@@ -40,6 +40,7 @@ from django.db.models import (
     TextField,
     Value,
 )
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -442,7 +443,7 @@ def filtered_calls(*, user: AbstractUser | AnonymousUser, query: CallQuery) -> Q
             + F("analysis__caller_interruptions")
         )
     if query.min_interruptions is not None:
-        calls = calls.filter(interruptions_total__gte=query.min_interruptions)
+        calls = calls.filter(GreaterThanOrEqual(F("interruptions_total"), query.min_interruptions))
     if query.text:
         calls = calls.filter(
             Exists(
@@ -530,7 +531,7 @@ def _matched_lines(text: str, call_ids: list[int]) -> dict[int, MatchedLine]:
         if segment.call_pk in lines:
             continue
         html = (
-            _marked_headline(segment.headline, segment.text, words)
+            _marked_headline(segment.headline, segment.text, words)  # type: ignore[attr-defined]
             if postgres
             else highlight(segment.text, words)
         )

@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlencode
 
 from django.conf import settings
@@ -231,7 +232,7 @@ def seed(
                     "live": 40,
                 },
             )
-            params = {"after_id": after_call, "like": BENCH_PREFIX + "%"}
+            params: dict[str, Any] = {"after_id": after_call, "like": BENCH_PREFIX + "%"}
             cursor.execute(_ANALYSIS_SQL, params)
             cursor.execute(_TRANSCRIPTS_SQL, params)
             cursor.execute(
@@ -367,7 +368,7 @@ def bench_client() -> Client:
     """A test client signed in as the bench supervisor (created once)."""
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    user = get_user_model().objects.filter(username=BENCH_USER).first()
+    user: Any = get_user_model().objects.filter(username=BENCH_USER).first()
     if user is None:
         user = user_create(
             username=BENCH_USER,
