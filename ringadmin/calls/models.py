@@ -71,6 +71,7 @@ class Call(models.Model):
             ),
             models.Index(fields=["agent_id", "-started_at", "-id"], name="call_agent_started"),
             models.Index(fields=["status", "-started_at", "-id"], name="call_status_started"),
+            models.Index(fields=["status", "id"], name="call_status_id"),
             models.Index(
                 fields=["product_type", "product_id", "-started_at", "-id"],
                 name="call_product_started",
