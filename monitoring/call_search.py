@@ -9,7 +9,8 @@ Read by the calls list page and by the JSON API; ``calls_visible_to`` scopes eve
 - Pages are keyset pages: a signed cursor holds the last row's (sort value, id), and the next
   page is "rows after it in this order", which an index on (sort key, id) answers as fast on
   page 10,000 as on page 1. There is no page number and no full COUNT; the total is counted up
-  to ``COUNT_CAP`` only.
+  to ``COUNT_CAP`` only, and not at all for a full-text search (counting even a few hundred
+  matches of a common word costs many times the page itself).
 - Sorting by duration lists calls that have one (ended calls); sorting by an analysis measure
   lists analysed calls only (a call without a measure has no place in that order).
 - Full-text search matches transcript lines (PostgreSQL's English text search over
@@ -398,7 +399,7 @@ class CallPage:
     rows: list[CallRow]
     next_cursor: str | None
     previous_cursor: str | None
-    count: int  # matching calls, counted up to COUNT_CAP
+    count: int | None  # matching calls, counted up to COUNT_CAP; None for a text search
     count_capped: bool  # True when there are more than ``count``
 
 
@@ -471,13 +472,14 @@ def search_calls(
     """One keyset page of the calls the user may see that match ``query``.
 
     A constant number of queries whatever the page size: the page (with its analysis joined and
-    "has a transcript" as a subquery), the capped count, and with a search one query for the
+    "has a transcript" as a subquery), the capped count (none for a search), and with a search
+    one query for the
     matching lines of the whole page.
     """
     page_size = page_size or PAGE_SIZE
     key = query.sort_key
     calls = filtered_calls(user=user, query=query)
-    count = calls.order_by().values("pk")[: COUNT_CAP + 1].count()
+    count = None if query.text else calls.order_by().values("pk")[: COUNT_CAP + 1].count()
 
     cursor = query.cursor
     backwards = cursor is not None and cursor.backwards
@@ -507,8 +509,8 @@ def search_calls(
         rows=rows,
         next_cursor=_cursor_token(query, fetched[-1], backwards=False) if has_next else None,
         previous_cursor=_cursor_token(query, fetched[0], backwards=True) if has_previous else None,
-        count=min(count, COUNT_CAP),
-        count_capped=count > COUNT_CAP,
+        count=None if count is None else min(count, COUNT_CAP),
+        count_capped=count is not None and count > COUNT_CAP,
     )
 
 

@@ -70,6 +70,7 @@ class Call(models.Model):
                 condition=models.Q(duration_seconds__isnull=False),
             ),
             models.Index(fields=["agent_id", "-started_at", "-id"], name="call_agent_started"),
+            models.Index(fields=["agent_id", "id"], name="call_agent_id"),
             models.Index(fields=["status", "-started_at", "-id"], name="call_status_started"),
             models.Index(fields=["status", "id"], name="call_status_id"),
             models.Index(

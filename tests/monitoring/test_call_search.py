@@ -306,6 +306,13 @@ def test_filters_and_sorts(calls, supervisor, query_string: str, expected: list[
     assert not page.count_capped
 
 
+def test_a_text_search_is_not_counted(calls, supervisor) -> None:
+    page = search_calls(user=supervisor, query=parse("q=refund")[0])
+    assert len(page.rows) == 2
+    assert page.count is None
+    assert not page.count_capped
+
+
 def test_dates_are_days_in_the_current_time_zone(calls, supervisor, settings) -> None:
     """12:00 UTC on 10 March is already 11 March in Auckland (UTC+13 in March)."""
     settings.TIME_ZONE = "Pacific/Auckland"
@@ -455,7 +462,7 @@ def test_the_page_links_rows_and_matching_lines_to_the_call_page(calls, client, 
     assert f'class="row-link" href="{a.pk}/"' in html
     assert f'href="{a.pk}/#t=4"' in html
     assert "I want a <mark>refund</mark> for my order." in html
-    assert "2 calls match these filters." in html
+    assert "2 matching calls on this page." in html  # searches are not counted
 
 
 def test_the_page_shows_bad_filters_and_still_lists(calls, client, supervisor) -> None:
