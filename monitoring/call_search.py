@@ -65,6 +65,8 @@ from streaming.models import Transcript, TranscriptSegment, TranscriptStatus
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
+# A search whose words are on at most this many transcript lines lists their calls directly.
+SPARSE_MATCH_LIMIT = 2_000
 CURSOR_SALT = "monitoring.call_search.cursor"
 PRODUCT_TYPES = ("Queue", "Campaign", "Manual")
 TEXT_SEARCH_CONFIG = "english"  # the GIN index (streaming migration 0004) is on this config
@@ -446,16 +448,29 @@ def filtered_calls(*, user: AbstractUser | AnonymousUser, query: CallQuery) -> Q
     if query.min_interruptions is not None:
         calls = calls.filter(GreaterThanOrEqual(F("interruptions_total"), query.min_interruptions))
     if query.text:
-        calls = calls.filter(
-            Exists(
-                TranscriptSegment.objects.filter(transcript__call=OuterRef("pk")).filter(
-                    segment_match(query.text)
-                )
-            )
-        )
+        calls = calls.filter(_text_condition(query.text))
     if query.sort_key.requires is not None:
         calls = calls.filter(query.sort_key.requires)
     return calls
+
+
+def _text_condition(text: str) -> Q | Exists:
+    """Calls with a transcript line matching ``text``, by the plan that suits the words.
+
+    Rare words (names, products, numbers) match few lines: the GIN index finds them all at
+    once, and the page is those calls in order. Common words match lines of many calls: the
+    page is then quickest read in order, checking each call's few lines, until it is full. The
+    planner cannot tell the two apart (its estimates of a word's frequency are coarse), so one
+    bounded probe of the index decides.
+    """
+    matching = TranscriptSegment.objects.filter(segment_match(text))
+    if _uses_postgres_search():
+        probe = list(
+            matching.values_list("transcript__call_id", flat=True)[: SPARSE_MATCH_LIMIT + 1]
+        )
+        if len(probe) <= SPARSE_MATCH_LIMIT:
+            return Q(pk__in=sorted(set(probe)))
+    return Exists(matching.filter(transcript__call=OuterRef("pk")))
 
 
 def _after(order_field: str, value: Any, pk: int, descending: bool) -> Q:
@@ -473,8 +488,7 @@ def search_calls(
 
     A constant number of queries whatever the page size: the page (with its analysis joined and
     "has a transcript" as a subquery), the capped count (none for a search), and with a search
-    one query for the
-    matching lines of the whole page.
+    one probe of the text index and one query for the matching lines of the whole page.
     """
     page_size = page_size or PAGE_SIZE
     key = query.sort_key

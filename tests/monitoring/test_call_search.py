@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.db import connection
@@ -510,3 +510,18 @@ def test_the_page_costs_the_same_queries_for_5_or_50_rows(db, client, supervisor
     add(45, 5)
     with_50 = _count_page_queries(client, 50)
     assert with_5 == with_50
+
+
+@pytest.mark.parametrize("text", ["refunds", "refund policy", '"parcel never arrived"', "nothing"])
+def test_rare_and_common_words_find_the_same_calls(calls, supervisor, monkeypatch, text) -> None:
+    """Few matching lines are listed straight from the text index, many are checked call by
+    call in order: both plans give the same page."""
+    query = parse(urlencode({"q": text}))[0]
+    sparse = search_calls(user=supervisor, query=query)
+    monkeypatch.setattr("monitoring.call_search.SPARSE_MATCH_LIMIT", 0)  # always "common"
+    dense = search_calls(user=supervisor, query=query)
+    assert [r.call.pk for r in sparse.rows] == [r.call.pk for r in dense.rows]
+    assert [str(r.matched_line.html) for r in sparse.rows] == [
+        str(r.matched_line.html) for r in dense.rows
+    ]
+    assert (len(sparse.rows) > 0) == (text != "nothing")
