@@ -518,7 +518,7 @@ def test_rare_and_common_words_find_the_same_calls(calls, supervisor, monkeypatc
     call in order: both plans give the same page."""
     query = parse(urlencode({"q": text}))[0]
     sparse = search_calls(user=supervisor, query=query)
-    monkeypatch.setattr("monitoring.call_search.SPARSE_MATCH_LIMIT", 0)  # always "common"
+    monkeypatch.setattr("monitoring.call_search.COMMON_WORD_FREQUENCY", 0)  # always "common"
     dense = search_calls(user=supervisor, query=query)
     assert [r.call.pk for r in sparse.rows] == [r.call.pk for r in dense.rows]
     assert [str(r.matched_line.html) for r in sparse.rows] == [
