@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -18,8 +17,14 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_safe
 
 from monitoring.call_page import call_page_call, call_page_context, recording_filename
+from monitoring.call_search import (
+    PRODUCT_TYPES,
+    SORT_KEYS,
+    CallQuery,
+    search_calls,
+)
 from ringadmin.calls.models import Call, CallStatus
-from ringadmin.calls.selectors import call_for_user, calls_visible_to
+from ringadmin.calls.selectors import call_for_user
 from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEventType
 from ringadmin.http_range import ranged_file_response
@@ -40,18 +45,54 @@ from streaming.transcription.selectors import (
 )
 
 
+@dataclass(frozen=True)
+class SortHeader:
+    """A sortable column heading: its link toggles the direction, ``aria_sort`` says the state."""
+
+    label: str
+    href: str
+    aria_sort: str
+
+
+def _sort_headers(query: CallQuery) -> dict[str, SortHeader]:
+    headers = {}
+    for name, key in SORT_KEYS.items():
+        current = query.sort_key.name == name
+        if current:
+            next_sort = name if query.descending else f"-{name}"
+            aria = "descending" if query.descending else "ascending"
+        else:
+            next_sort, aria = f"-{name}", "none"
+        headers[name] = SortHeader(key.label, "?" + query.querystring(sort=next_sort), aria)
+    return headers
+
+
 @login_required
 @permission_required("calls.view_call", raise_exception=True)
 def call_list(request: HttpRequest) -> HttpResponse:
-    calls = calls_visible_to(user=request.user)
-    status = request.GET.get("status", "")
-    if status in CallStatus.values:
-        calls = calls.filter(status=status)
-    page = Paginator(calls, 50).get_page(request.GET.get("page"))
+    """The calls the user may see, filtered, searched and sorted, one keyset page at a time."""
+    query, errors = CallQuery.from_params(request.GET)
+    page = search_calls(user=request.user, query=query)
+    sort_options = [
+        (f"{sign}{name}", f"{key.label} ({'highest' if sign else 'lowest'} first)")
+        if key.value_kind != "datetime"
+        else (f"{sign}{name}", f"{key.label} ({'newest' if sign else 'oldest'} first)")
+        for name, key in SORT_KEYS.items()
+        for sign in ("-", "")
+    ]
     return render(
         request,
         "monitoring/call_list.html",
-        {"page": page, "status": status, "statuses": CallStatus.choices},
+        {
+            "query": query,
+            "errors": errors,
+            "page": page,
+            "statuses": CallStatus.choices,
+            "product_types": PRODUCT_TYPES,
+            "sort_options": sort_options,
+            "headers": _sort_headers(query),
+            "base_querystring": query.querystring(),
+        },
     )
 
 

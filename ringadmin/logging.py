@@ -189,6 +189,9 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django": {"handlers": []},  # no second, plain copy of Django's events
+            # Refusals lose their traceback on the record itself, before any handler sees it:
+            # every handler (an error tracker, a test's log capture) gets the one line.
+            "django.request": {"filters": ["refusal"]},
             "django.db.backends": {"level": "WARNING"},
             "daphne": {"level": "WARNING"},
             "websockets": {"level": "WARNING"},  # one line per connection otherwise

@@ -25,6 +25,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", compliance_views.audit_list, name="audit"),
     path("audit/export.csv", compliance_views.audit_export_csv, name="audit-export"),
+    path("audit/export.jsonl", compliance_views.audit_export_jsonl, name="audit-export-jsonl"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("monitoring.api.urls")),
     path("", include("monitoring.urls")),

@@ -1,0 +1,1 @@
+"""Tools people run against the supervisors' pages (benchmarks); no runtime module imports them."""

@@ -59,6 +59,32 @@ class Call(models.Model):
                 fields=["ringcx_call_id", "session_id"], name="call_unique_ringcx_call_session"
             )
         ]
+        # The calls list pages by keyset on (sort key, id), newest first by default: each
+        # ordering and each selective filter has an index that yields its rows in that order,
+        # so a page is an index range scan at any depth (monitoring/call_search.py).
+        indexes = [
+            models.Index(fields=["-started_at", "-id"], name="call_started_id"),
+            models.Index(
+                fields=["duration_seconds", "id"],
+                name="call_duration_id",
+                condition=models.Q(duration_seconds__isnull=False),
+            ),
+            models.Index(fields=["agent_id", "-started_at", "-id"], name="call_agent_started"),
+            models.Index(fields=["agent_id", "id"], name="call_agent_id"),
+            models.Index(fields=["status", "-started_at", "-id"], name="call_status_started"),
+            models.Index(fields=["status", "id"], name="call_status_id"),
+            models.Index(
+                fields=["product_type", "product_id", "-started_at", "-id"],
+                name="call_product_started",
+            ),
+            models.Index(fields=["ani", "-started_at"], name="call_ani_started"),
+            models.Index(fields=["dnis", "-started_at"], name="call_dnis_started"),
+            models.Index(
+                fields=["-started_at", "-id"],
+                name="call_no_recording_started",
+                condition=models.Q(recording_path=""),
+            ),
+        ]
         permissions = [
             ("view_live_call", "Can watch live calls"),
             ("play_recording", "Can play call recordings"),
@@ -111,6 +137,18 @@ class CallAnalysis(models.Model):
 
     class Meta:
         verbose_name_plural = "call analyses"
+        # Keyset pages of the calls list sorted by a measure: (measure, call id).
+        indexes = [
+            models.Index(fields=["overtalk_seconds", "call"], name="analysis_overtalk_call"),
+            models.Index(
+                fields=["longest_monologue_seconds", "call"], name="analysis_monologue_call"
+            ),
+            models.Index(
+                models.F("agent_interruptions") + models.F("caller_interruptions"),
+                "call",
+                name="analysis_interruptions_call",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"analysis of {self.call}"

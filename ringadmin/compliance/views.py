@@ -1,19 +1,21 @@
-"""Auditors' pages: browse the audit trail and export it as CSV (the export is itself audited)."""
+"""Auditors' pages: browse the audit trail and export the filtered entries as CSV or JSON Lines
+(each export is itself audited, with the filters it used)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from ringadmin.compliance.audit import audit_chain_verify, audit_record
-from ringadmin.compliance.models import AuditEventType
-from ringadmin.compliance.selectors import audit_events_exportable_by, audit_events_visible_to
+from ringadmin.compliance.audit_search import AuditQuery, audit_events_to_export, audit_page
+from ringadmin.compliance.models import AuditEvent, AuditEventType
 
 EXPORT_COLUMNS = [
     "sequence",
@@ -35,54 +37,88 @@ class _Echo:
         return value
 
 
+def export_record(event: AuditEvent) -> dict[str, Any]:
+    """One entry as exported: the columns above, ``data`` as the JSON object it is."""
+    return {
+        "sequence": event.sequence,
+        "occurred_at": event.occurred_at.isoformat(),
+        "event_type": event.event_type,
+        "actor_label": event.actor_label,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "call_id": event.call_id,
+        "ip_address": event.ip_address,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+        "entry_hash": event.entry_hash,
+    }
+
+
+def _csv_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for event in events:
+        record = export_record(event)
+        record["data"] = json.dumps(record["data"], sort_keys=True, ensure_ascii=False)
+        yield writer.writerow(["" if record[c] is None else record[c] for c in EXPORT_COLUMNS])
+
+
+def _jsonl_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
+    for event in events:
+        yield json.dumps(export_record(event), ensure_ascii=False, sort_keys=False) + "\n"
+
+
+EXPORT_FORMATS: dict[str, tuple[str, Callable[[Iterator[AuditEvent]], Iterator[str]]]] = {
+    "csv": ("text/csv; charset=utf-8", _csv_lines),
+    "jsonl": ("application/jsonl; charset=utf-8", _jsonl_lines),
+}
+
+
 @login_required
 @permission_required("compliance.view_auditevent", raise_exception=True)
 def audit_list(request: HttpRequest) -> HttpResponse:
-    events = audit_events_visible_to(user=request.user)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query, errors = AuditQuery.from_params(request.GET)
+    page = audit_page(user=request.user, query=query)
     return render(
         request,
         "compliance/audit_list.html",
         {
+            "query": query,
+            "errors": errors,
             "page": page,
+            "event_types": AuditEventType.choices,
             "chain": audit_chain_verify(),
             "can_export": request.user.has_perm("compliance.export_auditevent"),
         },
     )
 
 
-@login_required
-@permission_required("compliance.export_auditevent", raise_exception=True)
-def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
+def _export(request: HttpRequest, export_format: str) -> StreamingHttpResponse:
+    """Stream the filtered entries; the export is recorded before the first byte is sent."""
+    query, _errors = AuditQuery.from_params(request.GET)
     audit_record(
         event_type=AuditEventType.AUDIT_EXPORTED,
         actor=request.user,
-        data={"format": "csv"},
+        data={"format": export_format, "filters": query.filter_params()},
         ip_address=request.META.get("REMOTE_ADDR"),
     )
-    events = audit_events_exportable_by(user=request.user)
-    writer = csv.writer(_Echo())
-
-    def rows() -> Iterator[str]:
-        yield writer.writerow(EXPORT_COLUMNS)
-        for event in events.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    event.sequence,
-                    event.occurred_at.isoformat(),
-                    event.event_type,
-                    event.actor_label,
-                    event.target_type,
-                    event.target_id,
-                    event.call_id or "",
-                    event.ip_address or "",
-                    event.data,
-                    event.prev_hash,
-                    event.entry_hash,
-                ]
-            )
-
+    content_type, lines = EXPORT_FORMATS[export_format]
+    events = audit_events_to_export(user=request.user, query=query).order_by("sequence")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="audit-trail-{stamp}.csv"'
+    response = StreamingHttpResponse(
+        lines(events.iterator(chunk_size=2000)), content_type=content_type
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-trail-{stamp}.{export_format}"'
     return response
+
+
+@login_required
+@permission_required("compliance.export_auditevent", raise_exception=True)
+def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    return _export(request, "csv")
+
+
+@login_required
+@permission_required("compliance.export_auditevent", raise_exception=True)
+def audit_export_jsonl(request: HttpRequest) -> StreamingHttpResponse:
+    return _export(request, "jsonl")
