@@ -162,7 +162,7 @@ class CallQuery:
     cursor: Cursor | None = field(default=None, compare=False)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> tuple[CallQuery, list[str]]:
+    def from_params(cls, params: Mapping[str, Any]) -> tuple[CallQuery, ParamErrors]:
         """Read a query string; return the query of every valid value and a message per bad one."""
         errors = ParamErrors()
         date_from, date_to = check_date_order(
@@ -198,11 +198,14 @@ class CallQuery:
         if raw_cursor:
             cursor = _cursor_from_token(raw_cursor, sort=query.sort)
             if cursor is None:
-                errors.append(
-                    "Page: the page link is out of date or damaged — showing the first page."
+                errors.add(
+                    "Page",
+                    "the page link is out of date or damaged",
+                    param="cursor",
+                    consequence="showing the first page",
                 )
             query = replace(query, cursor=cursor)
-        return query, list(errors)
+        return query, errors
 
     @property
     def sort_key(self) -> SortKey:

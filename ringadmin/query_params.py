@@ -28,10 +28,23 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ParamErrors(list[str]):
-    """The messages of one parse, in the order the parameters were read."""
+    """The messages of one parse, in the order the parameters were read; ``by_param`` keeps
+    them per query parameter too (an API answers a 400 naming each bad parameter)."""
 
-    def add(self, label: str, problem: str) -> None:
-        self.append(f"{label}: {problem} — this filter was ignored.")
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_param: dict[str, list[str]] = {}
+
+    def add(
+        self,
+        label: str,
+        problem: str,
+        *,
+        param: str = "",
+        consequence: str = "this filter was ignored",
+    ) -> None:
+        self.append(f"{label}: {problem} — {consequence}.")
+        self.by_param.setdefault(param or label, []).append(f"{label}: {problem}.")
 
 
 def raw_value(params: Mapping[str, Any], name: str) -> str:
@@ -57,13 +70,13 @@ def read_text(
     if not value:
         return ""
     if len(value) > max_length:
-        errors.add(label, f"longer than {max_length} characters")
+        errors.add(label, f"longer than {max_length} characters", param=name)
         return ""
     if _CONTROL.search(value):
-        errors.add(label, "contains control characters")
+        errors.add(label, "contains control characters", param=name)
         return ""
     if pattern is not None and not pattern.fullmatch(value):
-        errors.add(label, f"“{value}” is not a valid value")
+        errors.add(label, f"“{value}” is not a valid value", param=name)
         return ""
     return value
 
@@ -82,7 +95,7 @@ def read_choice(
         return ""
     if value not in choices:
         shown = value if len(value) <= 40 and not _CONTROL.search(value) else "that value"
-        errors.add(label, f"“{shown}” is not one of the choices")
+        errors.add(label, f"“{shown}” is not one of the choices", param=name)
         return ""
     return value
 
@@ -96,7 +109,7 @@ def read_bool(params: Mapping[str, Any], name: str, label: str, errors: ParamErr
         return True
     if value in ("no", "false", "0", "off"):
         return False
-    errors.add(label, "choose yes, no or any")
+    errors.add(label, "choose yes, no or any", param=name)
     return None
 
 
@@ -115,15 +128,15 @@ def read_number(
     if not value:
         return None
     if len(value) > 20:
-        errors.add(label, "is not a number")
+        errors.add(label, "is not a number", param=name)
         return None
     try:
         number: float | int = int(value) if integer else float(value)
     except ValueError:
-        errors.add(label, "is not a whole number" if integer else "is not a number")
+        errors.add(label, "is not a whole number" if integer else "is not a number", param=name)
         return None
     if number != number or not (minimum <= number <= maximum):  # NaN, inf, out of range
-        errors.add(label, f"must be between {minimum:g} and {maximum:g}")
+        errors.add(label, f"must be between {minimum:g} and {maximum:g}", param=name)
         return None
     return number
 
@@ -134,15 +147,15 @@ def read_date(params: Mapping[str, Any], name: str, label: str, errors: ParamErr
     if not value:
         return None
     if len(value) != 10:
-        errors.add(label, "use a date like 2025-01-31")
+        errors.add(label, "use a date like 2025-01-31", param=name)
         return None
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        errors.add(label, "use a date like 2025-01-31")
+        errors.add(label, "use a date like 2025-01-31", param=name)
         return None
     if not (MIN_YEAR <= day.year <= MAX_YEAR):
-        errors.add(label, f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+        errors.add(label, f"the year must be between {MIN_YEAR} and {MAX_YEAR}", param=name)
         return None
     return day
 
@@ -162,7 +175,7 @@ def check_date_order(
 ) -> tuple[date | None, date | None]:
     """Both bounds, unless they are reversed (then neither, with a message)."""
     if start is not None and end is not None and start > end:
-        errors.add(label, "“from” is after “to”")
+        errors.add(label, "“from” is after “to”", param="to")
         return None, None
     return start, end
 

@@ -1,10 +1,5 @@
-"""Query parameters of the lists, parsed strictly: a bad value is a 400 naming the parameter.
-
-``CallListQuery`` takes the parameters the calls page uses (``from``, ``to``, ``agent``,
-``caller``, ``dialled``, ``status``) and has the shape of the page's own search
-(``from_params(params)`` then ``apply(queryset)``), so the API can switch to it without
-changing its views.
-"""
+"""The audit trail's query parameters, parsed strictly: a bad value is a 400 naming the
+parameter. (The calls list reads the calls page's own search, ``monitoring.call_search``.)"""
 
 from __future__ import annotations
 
@@ -16,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.models import AuditEvent, AuditEventType
 
 MAX_TEXT = 64
@@ -74,50 +68,6 @@ def _period(
     if start is not None and end is not None and end <= start:
         errors["to"] = ["Must be after “from”."]
     return start, end
-
-
-@dataclass(frozen=True)
-class CallListQuery:
-    start: datetime | None = None  # started at or after
-    end: datetime | None = None  # started before
-    agent: str = ""
-    caller: str = ""
-    dialled: str = ""
-    status: str = ""
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> CallListQuery:
-        errors: dict[str, list[str]] = {}
-        start, end = _period(params, errors)
-        agent = _text(params, "agent")
-        if agent and not _PRINTABLE.fullmatch(agent):
-            errors["agent"] = [f"An agent id of at most {MAX_TEXT} printable characters."]
-        numbers = {}
-        for name in ("caller", "dialled"):
-            numbers[name] = _text(params, name)
-            if numbers[name] and not _PHONE.fullmatch(numbers[name]):
-                errors[name] = [f"Digits (and + * #), at most {MAX_TEXT}."]
-        status = _text(params, "status")
-        if status and status not in CallStatus.values:
-            errors["status"] = [f"One of: {', '.join(CallStatus.values)}."]
-        if errors:
-            raise QueryError(errors)
-        return cls(start, end, agent, numbers["caller"], numbers["dialled"], status)
-
-    def apply(self, calls: QuerySet[Call]) -> QuerySet[Call]:
-        if self.start is not None:
-            calls = calls.filter(started_at__gte=self.start)
-        if self.end is not None:
-            calls = calls.filter(started_at__lt=self.end)
-        if self.agent:
-            calls = calls.filter(agent_id=self.agent)
-        if self.caller:
-            calls = calls.filter(ani__contains=self.caller)
-        if self.dialled:
-            calls = calls.filter(dnis__contains=self.dialled)
-        if self.status:
-            calls = calls.filter(status=self.status)
-        return calls
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring.api import schema  # noqa: F401 - registers the token's security scheme
-from monitoring.api.filters import AuditEventQuery, CallListQuery, QueryError
+from monitoring.api.filters import AuditEventQuery, QueryError
 from monitoring.api.pagination import AuditEventCursorPagination, CallCursorPagination
 from monitoring.api.permissions import CanPlayRecordings, CanViewAuditTrail, CanViewCalls
 from monitoring.api.renderers import WebVTTRenderer
@@ -34,8 +34,9 @@ from monitoring.api.serializers import (
     ErrorSerializer,
     TranscriptSerializer,
 )
+from monitoring.call_search import PRODUCT_TYPES, CallQuery, filtered_calls
 from ringadmin.calls.models import Call, CallStatus
-from ringadmin.calls.selectors import call_for_user, calls_visible_to
+from ringadmin.calls.selectors import call_for_user
 from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEvent, AuditEventType
 from ringadmin.compliance.selectors import audit_events_visible_to
@@ -107,12 +108,22 @@ def visible_call(request: Request, call_id: int) -> Call:
 
 @extend_schema(
     summary="Calls the user may see, newest first",
+    description="The calls page's filters and transcript search, with the same parameters.",
     parameters=[
-        *PERIOD,
+        OpenApiParameter("from", OpenApiTypes.DATE, description="Started on or after this day."),
+        OpenApiParameter("to", OpenApiTypes.DATE, description="Started on or before this day."),
         OpenApiParameter("agent", OpenApiTypes.STR, description="Agent id, exactly."),
-        OpenApiParameter("caller", OpenApiTypes.STR, description="Caller number (ANI) contains."),
-        OpenApiParameter("dialled", OpenApiTypes.STR, description="Dialled (DNIS) contains."),
+        OpenApiParameter("caller", OpenApiTypes.STR, description="Caller number (ANI), exactly."),
+        OpenApiParameter("dialled", OpenApiTypes.STR, description="Dialled (DNIS), exactly."),
+        OpenApiParameter("product_type", OpenApiTypes.STR, enum=list(PRODUCT_TYPES)),
+        OpenApiParameter("product_id", OpenApiTypes.STR, description="Queue or campaign id."),
         OpenApiParameter("status", OpenApiTypes.STR, enum=CallStatus.values),
+        OpenApiParameter("recording", OpenApiTypes.BOOL, description="Has a recording."),
+        OpenApiParameter("transcript", OpenApiTypes.BOOL, description="Has a transcript."),
+        OpenApiParameter("min_overtalk", OpenApiTypes.NUMBER, description="Seconds, at least."),
+        OpenApiParameter("min_monologue", OpenApiTypes.NUMBER, description="Seconds, at least."),
+        OpenApiParameter("min_interruptions", OpenApiTypes.INT, description="At least."),
+        OpenApiParameter("q", OpenApiTypes.STR, description="Words spoken (transcript search)."),
         PAGE_SIZE,
     ],
     responses={200: CallSerializer(many=True), **BAD_QUERY, **ERRORS},
@@ -123,8 +134,17 @@ class CallListView(generics.ListAPIView):
     pagination_class = CallCursorPagination
 
     def get_queryset(self) -> QuerySet[Call]:
-        query = parsed(CallListQuery.from_params, self.request.query_params)
-        return query.apply(calls_visible_to(user=self.request.user))
+        # The calls page's search, read from the same parameters; the pages are the API's own
+        # (``cursor``, ``page_size``), newest first.
+        params = {
+            name: value
+            for name, value in self.request.query_params.items()
+            if name not in ("cursor", "page_size", "sort")
+        }
+        query, errors = CallQuery.from_params(params)
+        if errors:
+            raise exceptions.ValidationError(errors.by_param)
+        return filtered_calls(user=self.request.user, query=query)
 
 
 @extend_schema(

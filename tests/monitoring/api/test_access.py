@@ -167,7 +167,7 @@ def test_rows_are_exactly_those_the_selector_allows(api_client_for, recorded_cal
     def narrowed(*, user):
         return real(user=user).exclude(pk=recorded_call.pk)
 
-    for module in (call_selectors, api_selectors, monitoring.api.views):
+    for module in (call_selectors, api_selectors, monitoring.call_search):
         monkeypatch.setattr(module, "calls_visible_to", narrowed)
     client = api_client_for("admin")
     ids = [row["id"] for row in client.get("/api/v1/calls/").json()["results"]]

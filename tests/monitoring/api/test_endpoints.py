@@ -50,16 +50,15 @@ def test_calls_list_filters_by_the_pages_parameters(api_client_for):
         "from": "2026-03-10",
         "to": "2026-03-10",
         "agent": "501",
-        "caller": "4915112",
-        "dialled": "5550100",
+        "caller": "+4915112345678",
+        "dialled": "8005550100",
         "status": "completed",
     }
     assert _ids(client.get("/api/v1/calls/", params)) == [match.pk]
-    # A date-time bound is exact (``to`` excluded); a date ``to`` takes in that whole day.
-    assert _ids(client.get("/api/v1/calls/", {"to": "2026-03-10T12:00:00Z"})) == [earlier.pk]
+    # The calls page's parameters and meaning: numbers exactly, dates as whole days.
+    assert _ids(client.get("/api/v1/calls/", {"caller": "4915112"})) == []
     assert _ids(client.get("/api/v1/calls/", {"to": "2026-03-08"})) == [earlier.pk]
     assert _ids(client.get("/api/v1/calls/", {"to": "2026-03-07"})) == []
-    assert earlier.pk not in _ids(client.get("/api/v1/calls/", {"from": "2026-03-10T11:59"}))
 
 
 @pytest.mark.parametrize(
@@ -68,7 +67,7 @@ def test_calls_list_filters_by_the_pages_parameters(api_client_for):
         ({"status": "bogus"}, "status"),
         ({"from": "yesterday"}, "from"),
         ({"to": "2026-02-30"}, "to"),
-        ({"from": "0001-01-01T00:00:00+14:00"}, "from"),
+        ({"from": "0001-01-01"}, "from"),
         ({"from": "2026-03-10", "to": "2026-03-01"}, "to"),
         ({"caller": "12; DROP TABLE"}, "caller"),
         ({"dialled": "1" * 65}, "dialled"),
