@@ -21,6 +21,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+from monitoring.tools.bench_http import allowed_host
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.roles import Role
 from ringadmin.compliance.users import user_create
@@ -106,13 +107,6 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def _host() -> str:
-    for host in settings.ALLOWED_HOSTS:
-        if host not in ("*", "") and not host.startswith("."):
-            return host
-    return "localhost"
-
-
 def call_page_bench(
     *, seconds: float, requests: int, progress: Callable[[str], None] = lambda _: None
 ) -> BenchResult:
@@ -176,7 +170,7 @@ def _measure(path, turns, seconds, requests, write_seconds, progress) -> BenchRe
 
     client = Client()
     client.force_login(user)  # type: ignore[arg-type]  # AUTH_USER_MODEL is User
-    host = _host()
+    host = allowed_host()
     timings = []
     for name, url in (
         ("call page (HTML)", f"/calls/{call.pk}/"),

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import Client
 
+from monitoring.tools.bench_http import allowed_host
 from ringadmin.compliance.roles import Role
 from ringadmin.compliance.users import user_create
 
@@ -366,8 +366,6 @@ def cases() -> list[Case]:
 
 def bench_client() -> Client:
     """A test client signed in as the bench supervisor (created once)."""
-    if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     user: Any = get_user_model().objects.filter(username=BENCH_USER).first()
     if user is None:
         user = user_create(
@@ -377,7 +375,7 @@ def bench_client() -> Client:
             role=Role.SUPERVISOR,
             validate=False,
         )
-    client = Client()
+    client = Client(HTTP_HOST=allowed_host())
     client.force_login(user)
     return client
 

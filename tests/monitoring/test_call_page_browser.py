@@ -93,6 +93,14 @@ def test_supervisor_plays_a_call_and_follows_the_transcript(
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.fill("#transcript-search", "")
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # A matching line's link from the calls list (…/#t=6) opens the call at that moment.
+            signed_in = browser.new_context(storage_state=page.context.storage_state())
+            linked = signed_in.new_page()
+            linked.goto(f"{url}#t=6")
+            linked.wait_for_function(f"{CURRENT_TURN} === 2")
+            expect(linked.locator(".turn").nth(2).locator(".turn-seek")).to_be_focused()
+            linked_at = linked.evaluate("document.getElementById('call-audio').currentTime")
         finally:
             browser.close()
 
@@ -100,6 +108,8 @@ def test_supervisor_plays_a_call_and_follows_the_transcript(
     assert at_home == 0
     assert after_enter == pytest.approx(3.0)
     assert after_arrow == pytest.approx(8.0)
+    assert linked_at == pytest.approx(6.0)
     played = AuditEvent.objects.filter(event_type=AuditEventType.RECORDING_PLAYED)
     assert played.count() == 1  # the player's range requests are one playback
-    assert AuditEvent.objects.filter(event_type=AuditEventType.CALL_VIEWED).count() == 1
+    # the page was opened twice: signing in, then from the matching line's link
+    assert AuditEvent.objects.filter(event_type=AuditEventType.CALL_VIEWED).count() == 2

@@ -341,4 +341,18 @@
   }
 
   update();
+
+  // A link from the calls list's matching line (…/#t=<seconds>) opens the call at that moment:
+  // the player is there, and the turn said then is highlighted and focused.
+  function openAtHash() {
+    var match = /^#t=(\d{1,6}(?:\.\d{1,3})?)$/.exec(window.location.hash);
+    if (!match) { return; }
+    var seconds = parseFloat(match[1]);
+    seek(seconds);
+    var index = currentTurnAt(seconds);
+    highlight(index);
+    if (index >= 0) { turns[index].querySelector(".turn-seek").focus(); }
+  }
+  openAtHash();
+  window.addEventListener("hashchange", openAtHash);
 })();
