@@ -1,4 +1,4 @@
-"""The application's routes plus stand-ins for pages other changes add (live calls, consent)."""
+"""The application's routes plus a stand-in for a page a later change adds (consent)."""
 
 from django.http import HttpResponse
 from django.urls import path
@@ -11,7 +11,6 @@ def _placeholder(request):
 
 
 urlpatterns = [
-    path("calls/live/", _placeholder, name="calls-live"),
     path("consent/", _placeholder, name="consent"),
     *application_urls,
 ]
