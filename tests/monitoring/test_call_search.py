@@ -17,9 +17,9 @@ from monitoring.call_search import (
     DEFAULT_SORT,
     SORT_CHOICES,
     CallQuery,
-    highlight,
     search_calls,
 )
+from monitoring.transcript_search import highlight
 from ringadmin.calls.models import CallStatus
 from tests.monitoring.call_data import add_analysis, add_transcript, make_call
 
@@ -459,8 +459,8 @@ def test_the_page_links_rows_and_matching_lines_to_the_call_page(calls, client, 
     assert response.status_code == 200
     html = response.content.decode()
     a = calls["a"]
-    assert f'class="row-link" href="{a.pk}/"' in html
-    assert f'href="{a.pk}/#t=4"' in html
+    assert f'class="row-link" href="/calls/{a.pk}/"' in html
+    assert f'href="/calls/{a.pk}/#t=4"' in html
     assert "I want a <mark>refund</mark> for my order." in html
     assert "2 matching calls on this page." in html  # searches are not counted
 
@@ -518,7 +518,7 @@ def test_rare_and_common_words_find_the_same_calls(calls, supervisor, monkeypatc
     call in order: both plans give the same page."""
     query = parse(urlencode({"q": text}))[0]
     sparse = search_calls(user=supervisor, query=query)
-    monkeypatch.setattr("monitoring.call_search.COMMON_WORD_FREQUENCY", 0)  # always "common"
+    monkeypatch.setattr("monitoring.transcript_search.COMMON_WORD_FREQUENCY", 0)  # always "common"
     dense = search_calls(user=supervisor, query=query)
     assert [r.call.pk for r in sparse.rows] == [r.call.pk for r in dense.rows]
     assert [str(r.matched_line.html) for r in sparse.rows] == [
