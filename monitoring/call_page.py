@@ -43,10 +43,11 @@ EMPTY = "—"
 
 
 def call_page_call(*, user: AbstractUser | AnonymousUser, call_id: int) -> Call | None:
-    """The call with its analysis (without the waveform blob), if the user may see it."""
+    """The call with its analysis (without the waveform blob) and its tombstone, if the user
+    may see it."""
     return (
         calls_visible_to(user=user)
-        .select_related("analysis")
+        .select_related("analysis", "purge")
         .defer("analysis__peaks")
         .filter(pk=call_id)
         .first()
@@ -176,6 +177,13 @@ def call_analysis_or_none(call: Call) -> CallAnalysis | None:
         return None
 
 
+def call_purge_or_none(call: Call) -> CallPurge | None:
+    try:
+        return call.purge
+    except ObjectDoesNotExist:
+        return None
+
+
 def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict[str, Any]:
     analysis = call_analysis_or_none(call)
     transcript: Transcript | None = call_transcript(call=call)
@@ -203,5 +211,5 @@ def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict
         "can_download": bool(call.recording_path) and user.has_perm("calls.download_recording"),
         "player": {"seconds": audio_seconds},
         "legal_holds": legal_holds_of_call(call),
-        "purge": CallPurge.objects.filter(call=call).first(),
+        "purge": call_purge_or_none(call),
     }

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from ringadmin.calls.models import Call, CallAnalysis, CallStatus
 from ringadmin.compliance.audit import audit_record
-from ringadmin.compliance.legal_holds import call_is_held, calls_held
+from ringadmin.compliance.legal_holds import acting_user, call_is_held, calls_held
 from ringadmin.compliance.models import AuditEventType, CallPurge, PurgeReason
 from streaming.profiles.models import StreamingProfile
 from streaming.transcription.models import Transcript
@@ -144,14 +144,14 @@ def call_content_purge(
         CallAnalysis.objects.filter(call=call).delete()
         call.recording_path = ""
         call.save(update_fields=["recording_path", "updated_at"])
-        is_actor = actor is not None and actor.is_authenticated
+        user = acting_user(actor)
         purge = CallPurge.objects.create(
             call=call,
             reason=reason,
             note=note,
             purged_at=timezone.now(),
-            purged_by=actor if is_actor else None,
-            purged_by_label=actor.get_username() if actor is not None and is_actor else "system",
+            purged_by=user,
+            purged_by_label=user.get_username() if user is not None else "system",
             removed=removed,
             files=files,
         )

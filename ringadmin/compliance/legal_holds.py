@@ -7,8 +7,9 @@ remove anything, so a hold is honoured by every path that deletes call content.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -18,6 +19,12 @@ from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEventType, LegalHold
 
 PRODUCT_TYPE_LABELS = {"queue": "Queue", "campaign": "Campaign"}
+
+
+def acting_user(actor: AbstractBaseUser | AnonymousUser | None) -> User | None:
+    """The user to store as who acted: ``None`` for the system or an anonymous request."""
+    # A signed-in user is always an instance of AUTH_USER_MODEL (as in the audit service).
+    return cast(User, actor) if actor is not None and actor.is_authenticated else None
 
 
 class LegalHoldInvalid(ValueError):
@@ -134,7 +141,7 @@ def legal_hold_build(
         started_from=started_from,
         started_until=started_until,
         phone=_criteria_text(phone, name="phone number"),
-        set_by=actor if actor is not None and actor.is_authenticated else None,
+        set_by=acting_user(actor),
         set_at=timezone.now(),
     )
     if call is None and not any(
@@ -200,7 +207,7 @@ def legal_hold_release(
     if hold.released_at is not None:
         raise LegalHoldInvalid("this legal hold is already released")
     hold.released_at = timezone.now()
-    hold.released_by = actor if actor is not None and actor.is_authenticated else None
+    hold.released_by = acting_user(actor)
     hold.release_reason = reason
     hold.save(update_fields=["released_at", "released_by", "release_reason"])
     audit_record(

@@ -290,3 +290,12 @@ def test_export_of_an_erased_call_has_the_tombstone_and_no_content(recordings, t
     (entry,) = manifest["calls"]
     assert (entry["call"], entry["recordings"], entry["transcripts"]) == (call.pk, [], [])
     assert entry["purged"].startswith("erasure")
+
+
+def test_call_page_of_a_purged_call_says_what_was_removed(recordings, client, make_user) -> None:
+    call = call_with_content(recordings, days_old=400)
+    retention_purge()
+    client.force_login(make_user("auditor"))
+    page = client.get(f"/calls/{call.pk}/").content.decode()
+    assert "Content removed" in page
+    assert "retention period ended" in page
