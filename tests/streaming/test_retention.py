@@ -4,6 +4,8 @@ legal holds win."""
 from __future__ import annotations
 
 import json
+import os
+import tracemalloc
 import zipfile
 from datetime import timedelta
 from io import StringIO
@@ -255,14 +257,24 @@ def test_dsr_erase_keeps_held_calls_and_tombstones_the_rest(recordings, make_use
     legal_hold_set(actor=auditor, reason="court order", call=held)
     out = StringIO()
 
-    call_command("dsr", "erase", "--phone", "5550100", "--reason", "ticket 9", stdout=out)
+    call_command(
+        "dsr",
+        "erase",
+        "--phone",
+        "5550100",
+        "--reason",
+        "ticket 9",
+        "--by",
+        auditor.username,
+        stdout=out,
+    )
 
     assert f"kept call {held.pk}: under legal hold" in out.getvalue()
     assert content_left(erased) == (False, False, 0, "")
     assert content_left(held)[:3] == (True, True, 1)
     purge = CallPurge.objects.get(call=erased)
-    assert (purge.reason, purge.note) == (PurgeReason.ERASURE, "ticket 9")
-    assert AuditEvent.objects.filter(event_type="dsr.erased", call=erased).exists()
+    assert (purge.reason, purge.note, purge.purged_by) == (PurgeReason.ERASURE, "ticket 9", auditor)
+    assert AuditEvent.objects.filter(event_type="dsr.erased", call=erased, actor=auditor).exists()
     again = dsr_erase(phone="5550100")
     assert (again.erased, again.already, again.held) == ([], [erased.pk], [held.pk])
 
@@ -299,3 +311,28 @@ def test_call_page_of_a_purged_call_says_what_was_removed(recordings, client, ma
     page = client.get(f"/calls/{call.pk}/").content.decode()
     assert "Content removed" in page
     assert "retention period ended" in page
+
+
+def test_dsr_refuses_an_unknown_handler(recordings) -> None:
+    call = call_with_content(recordings, days_old=1, ani="5550100")
+    with pytest.raises(CommandError, match="no active user"):
+        call_command("dsr", "erase", "--phone", "5550100", "--by", "ghost", stdout=StringIO())
+    assert content_left(call)[:3] == (True, True, 1)
+
+
+def test_export_memory_stays_bounded_for_a_large_recording(recordings, tmp_path) -> None:
+    """A 32 MB recording goes into the zip in blocks: Python allocates far less than its size."""
+    call = call_with_content(recordings, days_old=1, ani="5550100")
+    with Path(call.recording_path).open("wb") as handle:
+        for _ in range(32):
+            handle.write(os.urandom(1 << 20))
+    tracemalloc.start()
+    try:
+        dsr_export(phone="5550100", out=tmp_path / "big.zip")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * (1 << 20), peak
+    with zipfile.ZipFile(tmp_path / "big.zip") as archive:
+        (entry,) = json.loads(archive.read("manifest.json"))["calls"]
+        assert archive.getinfo(entry["recordings"][0]).file_size == 32 * (1 << 20)

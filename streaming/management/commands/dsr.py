@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from streaming.retention import PhoneInvalid, dsr_erase, dsr_export, dsr_find
@@ -26,6 +27,10 @@ class Command(BaseCommand):
         erase = actions.add_parser("erase", help="remove the calls' content (not under hold)")
         for sub in (find, export, erase):
             sub.add_argument("--phone", required=True, help="the caller's or dialled number")
+        for sub in (export, erase):
+            sub.add_argument(
+                "--by", metavar="USERNAME", help="who handles the request (recorded in the audit)"
+            )
         find.add_argument("--json", action="store_true", help="one JSON document")
         export.add_argument("--out", required=True, type=Path, metavar="FILE.zip")
         erase.add_argument("--reason", default="", help="why (kept in tombstones and the audit)")
@@ -40,6 +45,15 @@ class Command(BaseCommand):
                 self._erase(options)
         except PhoneInvalid as error:
             raise CommandError(str(error)) from error
+
+    def _actor(self, options):
+        """The user named by ``--by`` (an active one), or ``None`` for the system."""
+        if not options.get("by"):
+            return None
+        user = get_user_model().objects.filter(username=options["by"], is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {options['by']!r}")
+        return user
 
     def _find(self, options) -> None:
         rows = dsr_find(phone=options["phone"])
@@ -64,11 +78,13 @@ class Command(BaseCommand):
             raise CommandError("--out must name a .zip file")
         if not out.parent.is_dir():
             raise CommandError(f"no such directory: {out.parent}")
-        manifest = dsr_export(phone=options["phone"], out=out)
+        manifest = dsr_export(phone=options["phone"], out=out, actor=self._actor(options))
         self.stdout.write(self.style.SUCCESS(f"{len(manifest['calls'])} call(s) exported to {out}"))
 
     def _erase(self, options) -> None:
-        report = dsr_erase(phone=options["phone"], reason=options["reason"])
+        report = dsr_erase(
+            phone=options["phone"], reason=options["reason"], actor=self._actor(options)
+        )
         for call_id in report.erased:
             self.stdout.write(f"erased call {call_id}")
         for call_id in report.already:
