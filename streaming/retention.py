@@ -116,13 +116,17 @@ class CallHeld(Exception):
     """The call is under legal hold: its content stays."""
 
 
+class CallLive(Exception):
+    """The call is still being recorded: its content cannot be removed yet."""
+
+
 def call_content_purge(
     *, call_id: int, reason: PurgeReason, actor: Actor = None, note: str = ""
 ) -> CallPurge | None:
     """Remove one call's content and leave its tombstone; ``None`` if it was already purged.
 
     Raises :class:`CallHeld` when a legal hold covers the call (checked inside the
-    transaction, so a hold set meanwhile wins).
+    transaction, so a hold set meanwhile wins), :class:`CallLive` while it is being recorded.
     """
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call_id)
@@ -130,6 +134,8 @@ def call_content_purge(
             return None
         if call_is_held(call):
             raise CallHeld(f"call {call.pk} is under legal hold")
+        if call.status == CallStatus.LIVE:
+            raise CallLive(f"call {call.pk} is being recorded")
         transcripts = Transcript.objects.filter(call=call)
         removed: dict[str, Any] = {
             "recordings": len(_recording_paths(call)),
@@ -200,6 +206,8 @@ def retention_purge(
             purge = call_content_purge(call_id=call_id, reason=PurgeReason.RETENTION)
         except CallHeld:
             report.held.append(call_id)
+            continue
+        except CallLive:  # became live again (a reconnect) since it was selected
             continue
         if purge is not None:
             report.purged.append(call_id)
@@ -334,11 +342,13 @@ class ErasureReport:
     erased: list[int] = field(default_factory=list)
     already: list[int] = field(default_factory=list)
     held: list[int] = field(default_factory=list)
+    live: list[int] = field(default_factory=list)
 
 
 def dsr_erase(*, phone: str, reason: str = "", actor: Actor = None) -> ErasureReport:
-    """Remove the content of every call of the number, except those under legal hold (reported,
-    kept). Each erased call gets a tombstone and a ``dsr.erased`` audit entry."""
+    """Remove the content of every call of the number, except those under legal hold and those
+    still being recorded (reported, kept: run it again after they end). Each erased call gets a
+    tombstone and a ``dsr.erased`` audit entry."""
     report = ErasureReport()
     note = reason.strip() or "data-subject erasure request"
     for call_id in list(dsr_calls(phone=phone).values_list("pk", flat=True)):
@@ -348,6 +358,9 @@ def dsr_erase(*, phone: str, reason: str = "", actor: Actor = None) -> ErasureRe
             )
         except CallHeld:
             report.held.append(call_id)
+            continue
+        except CallLive:
+            report.live.append(call_id)
             continue
         (report.erased if purge is not None else report.already).append(call_id)
     return report

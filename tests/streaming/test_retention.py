@@ -336,3 +336,11 @@ def test_export_memory_stays_bounded_for_a_large_recording(recordings, tmp_path)
     with zipfile.ZipFile(tmp_path / "big.zip") as archive:
         (entry,) = json.loads(archive.read("manifest.json"))["calls"]
         assert archive.getinfo(entry["recordings"][0]).file_size == 32 * (1 << 20)
+
+
+def test_dsr_erase_leaves_a_live_call_alone_and_says_so(recordings) -> None:
+    live = call_with_content(recordings, days_old=0, ani="5550100", status="live")
+    report = dsr_erase(phone="5550100")
+    assert (report.erased, report.live) == ([], [live.pk])
+    assert content_left(live)[:3] == (True, True, 1)
+    assert not CallPurge.objects.exists()

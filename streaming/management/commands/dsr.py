@@ -91,8 +91,11 @@ class Command(BaseCommand):
             self.stdout.write(f"call {call_id}: content already removed")
         for call_id in report.held:
             self.stdout.write(f"kept call {call_id}: under legal hold")
+        for call_id in report.live:
+            self.stdout.write(f"kept call {call_id}: still being recorded; run again after it ends")
         self.stdout.write(
             self.style.SUCCESS(
-                f"{len(report.erased)} erased, {len(report.held)} kept under legal hold."
+                f"{len(report.erased)} erased, {len(report.held)} kept under legal hold, "
+                f"{len(report.live)} live."
             )
         )
