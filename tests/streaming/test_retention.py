@@ -31,6 +31,7 @@ from streaming.retention import (
     purge_files_remove,
     retention_purge,
 )
+from streaming.tasks import retention_purge_task
 from streaming.transcription.models import Transcript, TranscriptSegment
 from tests.factories import CallFactory, make_streaming_profile
 
@@ -344,3 +345,11 @@ def test_dsr_erase_leaves_a_live_call_alone_and_says_so(recordings) -> None:
     assert (report.erased, report.live) == ([], [live.pk])
     assert content_left(live)[:3] == (True, True, 1)
     assert not CallPurge.objects.exists()
+
+
+def test_beat_runs_the_purge_task(recordings, settings) -> None:
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "streaming.retention_purge" in tasks
+    call = call_with_content(recordings, days_old=400)
+    retention_purge_task()
+    assert CallPurge.objects.filter(call=call).exists()
