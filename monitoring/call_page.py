@@ -20,6 +20,8 @@ from ringadmin.calls.models import Call, CallAnalysis
 from ringadmin.calls.selectors import calls_visible_to
 from ringadmin.calls.stream_stats import section_items, stats_mapping, stats_perspectives
 from ringadmin.calls.stream_stats_layout import LagStats, PerspectiveStats, label
+from ringadmin.compliance.legal_holds import legal_holds_of_call
+from ringadmin.compliance.models import CallPurge
 from streaming.models import Transcript
 from streaming.transcription.exports import clock, speaker_label
 from streaming.transcription.selectors import call_transcript, transcript_turn_rows
@@ -41,10 +43,11 @@ EMPTY = "—"
 
 
 def call_page_call(*, user: AbstractUser | AnonymousUser, call_id: int) -> Call | None:
-    """The call with its analysis (without the waveform blob), if the user may see it."""
+    """The call with its analysis (without the waveform blob) and its tombstone, if the user
+    may see it."""
     return (
         calls_visible_to(user=user)
-        .select_related("analysis")
+        .select_related("analysis", "purge")
         .defer("analysis__peaks")
         .filter(pk=call_id)
         .first()
@@ -174,6 +177,13 @@ def call_analysis_or_none(call: Call) -> CallAnalysis | None:
         return None
 
 
+def call_purge_or_none(call: Call) -> CallPurge | None:
+    try:
+        return call.purge
+    except ObjectDoesNotExist:
+        return None
+
+
 def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict[str, Any]:
     analysis = call_analysis_or_none(call)
     transcript: Transcript | None = call_transcript(call=call)
@@ -200,4 +210,6 @@ def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict
         "can_play": bool(call.recording_path) and user.has_perm("calls.play_recording"),
         "can_download": bool(call.recording_path) and user.has_perm("calls.download_recording"),
         "player": {"seconds": audio_seconds},
+        "legal_holds": legal_holds_of_call(call),
+        "purge": call_purge_or_none(call),
     }

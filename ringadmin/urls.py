@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ringadmin import views
+from ringadmin.compliance import hold_views
 from ringadmin.compliance import views as compliance_views
 
 admin.site.site_header = (
@@ -26,6 +27,12 @@ urlpatterns = [
     path("audit/", compliance_views.audit_list, name="audit"),
     path("audit/export.csv", compliance_views.audit_export_csv, name="audit-export"),
     path("audit/export.jsonl", compliance_views.audit_export_jsonl, name="audit-export-jsonl"),
+    path("holds/", hold_views.legal_holds, name="legal-holds"),
+    path(
+        "holds/<int:hold_id>/release",
+        hold_views.legal_hold_release_view,
+        name="legal-hold-release",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("monitoring.api.urls")),
     path("", include("monitoring.urls")),

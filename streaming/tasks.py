@@ -16,12 +16,14 @@ from streaming.profiles.tasks import (
 )
 from streaming.recordings import recording_fingerprint
 from streaming.recovery import recordings_recover
+from streaming.retention import retention_purge
 from streaming.transcription.tasks import transcribe_call
 
 __all__ = [
     "call_analyse_task",
     "call_postprocess",
     "recover_interrupted_recordings",
+    "retention_purge_task",
     "streaming_profile_push_task",
     "streaming_profile_remote_delete_task",
     "streaming_profiles_verify_task",
@@ -52,3 +54,9 @@ def call_analyse_task(call_id: int) -> None:
 def recover_interrupted_recordings() -> None:
     """Periodic: calls left live by an ingest process that died (on any host)."""
     recordings_recover()
+
+
+@shared_task(name="streaming.retention_purge", ignore_result=True)
+def retention_purge_task() -> None:
+    """Periodic: one batch of calls past their retention (never those under legal hold)."""
+    retention_purge()

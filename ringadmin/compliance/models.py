@@ -27,6 +27,11 @@ class AuditEventType(models.TextChoices):
     CALL_RECORDING_RECOVERED = "call.recording_recovered", "Interrupted recording recovered"
     API_TOKEN_CREATED = "api_token.created", "API token created"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    LEGAL_HOLD_SET = "legal_hold.set", "Legal hold set"
+    LEGAL_HOLD_RELEASED = "legal_hold.released", "Legal hold released"
+    RETENTION_PURGED = "retention.purged", "Call content purged (retention)"
+    DSR_EXPORTED = "dsr.exported", "Data-subject export"
+    DSR_ERASED = "dsr.erased", "Call content erased (data-subject request)"
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -78,3 +83,78 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit trail is append-only: entries cannot be deleted.")
+
+
+class LegalHold(models.Model):
+    """Keeps calls' content from retention and erasure until released.
+
+    A hold names one call, or a filter (agent, queue or campaign, date range, phone number as
+    ANI or DNIS): every set criterion must match, so a filter hold also catches calls recorded
+    after it was set. Holds are released, never deleted, so who held what and why stays known.
+    """
+
+    reason = models.TextField()
+    call = models.ForeignKey(
+        "calls.Call", null=True, blank=True, on_delete=models.PROTECT, related_name="legal_holds"
+    )
+    agent_id = models.CharField(max_length=64, blank=True)
+    product_type = models.CharField(
+        max_length=16, blank=True, help_text="Queue or Campaign (with the product id)."
+    )
+    product_id = models.CharField(max_length=64, blank=True)
+    started_from = models.DateTimeField(null=True, blank=True)
+    started_until = models.DateTimeField(null=True, blank=True)
+    phone = models.CharField(
+        max_length=64, blank=True, help_text="Matches the caller (ANI) or the dialled (DNIS)."
+    )
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    set_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-set_at"]
+
+    def __str__(self) -> str:
+        state = "released" if self.released_at else "active"
+        return f"legal hold #{self.pk} ({state}): {self.reason[:40]}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
+
+
+class PurgeReason(models.TextChoices):
+    RETENTION = "retention", "Retention period ended"
+    ERASURE = "erasure", "Data-subject erasure request"
+
+
+class CallPurge(models.Model):
+    """The tombstone of a call whose content (recording, waveform, analysis, transcripts) was
+    removed: the call row and its metadata stay, and this says who removed it, when and why."""
+
+    call = models.OneToOneField(
+        "calls.Call", on_delete=models.PROTECT, related_name="purge", primary_key=True
+    )
+    reason = models.CharField(max_length=12, choices=PurgeReason.choices)
+    note = models.TextField(blank=True)
+    purged_at = models.DateTimeField(db_index=True)
+    purged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    purged_by_label = models.CharField(max_length=150, help_text="username or 'system'")
+    removed = models.JSONField(default=dict, blank=True, help_text="What was removed.")
+    files = models.JSONField(
+        default=list, blank=True, help_text="Recording files to delete once the purge commits."
+    )
+    files_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the files were deleted (empty: still to do)."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.call} purged ({self.reason}) at {self.purged_at:%Y-%m-%d %H:%M}"

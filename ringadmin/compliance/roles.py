@@ -39,6 +39,10 @@ ADMIN_EXTRA = {
     "auth.view_user",
     "auth.view_group",
     "compliance.view_auditevent",
+    "compliance.view_legalhold",
+    "compliance.add_legalhold",
+    "compliance.change_legalhold",
+    "compliance.view_callpurge",
 }
 SUPERVISOR_PERMISSIONS = {
     "calls.view_call",
@@ -49,12 +53,20 @@ AUDITOR_PERMISSIONS = {
     "calls.view_call",
     "compliance.view_auditevent",
     "compliance.export_auditevent",
+    "compliance.view_legalhold",
+    "compliance.add_legalhold",
+    "compliance.change_legalhold",
+    "compliance.view_callpurge",
 }
 # Nobody may add, change or delete audit entries through permissions: the service appends.
 FORBIDDEN = {
     "compliance.add_auditevent",
     "compliance.change_auditevent",
     "compliance.delete_auditevent",
+    "compliance.delete_legalhold",  # released, never deleted
+    "compliance.add_callpurge",  # tombstones are written by the purge services only
+    "compliance.change_callpurge",
+    "compliance.delete_callpurge",
 }
 
 

@@ -169,7 +169,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "streaming.profiles_verify",
         "schedule": env.float("STREAMING_PROFILE_VERIFY_SECONDS", default=3600.0),
     },
+    "retention-purge": {
+        "task": "streaming.retention_purge",
+        "schedule": env.float("RETENTION_PURGE_SECONDS", default=3600.0),
+    },
 }
+# --- Retention ----------------------------------------------------------------------------------
+# A streaming profile's retention_days of 0 means this default; calls of no current profile too.
+RETENTION_DAYS_DEFAULT = env.int("RETENTION_DAYS_DEFAULT", default=365)
+RETENTION_PURGE_BATCH = env.int("RETENTION_PURGE_BATCH", default=500)
 
 # --- Files --------------------------------------------------------------------------------------
 RECORDINGS_DIR = Path(env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))).resolve()

@@ -124,9 +124,9 @@ def test_the_page_costs_the_same_queries_however_long_the_transcript(
             assert client.get(PAGE.format(call.pk)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    # session, user, 2 for permissions, call + analysis, transcript, turns, then two audit
-    # entries (savepoint, lock, last entry, insert, release each)
-    assert counts[0] == 17
+    # session, user, 2 for permissions, call + analysis + tombstone, transcript, turns, active
+    # legal holds, then two audit entries (savepoint, lock, last entry, insert, release each)
+    assert counts[0] == 18
 
 
 # --- the recording ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ PAGES: dict[str, set[str]] = {
     "/audit/": {"auditor", "admin"},
     "/audit/export.csv": {"auditor"},
     "/audit/export.jsonl": {"auditor"},
+    "/holds/": {"auditor", "admin"},
 }
 SOCKETS: dict[str, set[str]] = {
     "/ws/calls/live/": {"supervisor", "admin"},

@@ -27,6 +27,11 @@ EXPECTED = {
         "calls.delete_callanalysis",
         "calls.view_callanalysis",
         "compliance.view_auditevent",
+        # Legal holds are placed and released (never deleted); tombstones only viewed.
+        "compliance.view_legalhold",
+        "compliance.add_legalhold",
+        "compliance.change_legalhold",
+        "compliance.view_callpurge",
         # API tokens are issued and revoked in the admin (deleting is refused there).
         "api_tokens.add_apitoken",
         "api_tokens.change_apitoken",
@@ -34,7 +39,15 @@ EXPECTED = {
         "api_tokens.view_apitoken",
     },
     "Supervisors": {"calls.view_call", "calls.view_live_call", "calls.play_recording"},
-    "Auditors": {"calls.view_call", "compliance.view_auditevent", "compliance.export_auditevent"},
+    "Auditors": {
+        "calls.view_call",
+        "compliance.view_auditevent",
+        "compliance.export_auditevent",
+        "compliance.view_legalhold",
+        "compliance.add_legalhold",
+        "compliance.change_legalhold",
+        "compliance.view_callpurge",
+    },
 }
 
 
@@ -62,7 +75,10 @@ def test_nobody_may_add_change_or_delete_audit_entries() -> None:
             for p in _permissions(group)
             if p.startswith("compliance.")
             and p.split(".")[1].startswith(("add_", "change_", "delete_"))
+            and p.endswith(("_auditevent", "_callpurge"))
         }
+        # Legal holds are released, never deleted.
+        assert "compliance.delete_legalhold" not in _permissions(group)
 
 
 def test_create_user_command_creates_a_user_in_the_role(monkeypatch) -> None:
