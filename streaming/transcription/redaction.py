@@ -58,7 +58,7 @@ _TENS = {
     "ninety": 9,
 }  # fmt: skip
 _REPEAT = {"double": 2, "triple": 3}
-_TOKEN = re.compile(r"[0-9]+|[^\W\d_]+(?:'[^\W\d_]+)?|[^\s]", re.UNICODE)
+_TOKEN = re.compile("[0-9]+|[^\\W\\d_]+(?:'[^\\W\\d_]+)?|[^\\s,.\\-\u2013\u2014]")
 # Between two digit groups of one number: spaces, commas, dashes, full stops (speech engines
 # punctuate digit groups with all of these).
 _SEPARATOR = re.compile("[\\s,.\\-\u2013\u2014]*")  # dash, en dash, em dash
@@ -188,16 +188,18 @@ def _luhn_valid(digits: str) -> bool:
 
 
 def _card_tokens(tokens: list[_Token], run: list[int]) -> set[int]:
-    """Tokens of ``run`` covering any Luhn-valid window of 13 to 19 of its digits."""
-    digits = "".join(tokens[i].digits for i in run)
-    if len(digits) < CARD_MIN:
-        return set()
-    owner = [i for i in run for _ in tokens[i].digits]
+    """Tokens of ``run`` covering any Luhn-valid stretch of 13 to 19 digits made of whole
+    tokens (groups as written, "4111 1111 …", or digits as spoken): a group is never cut, so
+    a Luhn-invalid "4111 1111 1111 1112" is not redacted for a valid 13 digits inside it."""
     marked: set[int] = set()
-    for begin in range(len(digits) - CARD_MIN + 1):
-        for length in range(CARD_MIN, min(CARD_MAX, len(digits) - begin) + 1):
-            if _luhn_valid(digits[begin : begin + length]):
-                marked.update(owner[begin : begin + length])
+    for first in range(len(run)):
+        digits = ""
+        for last in range(first, len(run)):
+            digits += tokens[run[last]].digits
+            if len(digits) > CARD_MAX:
+                break
+            if len(digits) >= CARD_MIN and _luhn_valid(digits):
+                marked.update(run[first : last + 1])
     return marked
 
 
