@@ -190,7 +190,8 @@ def test_redaction_keeps_kind_offsets_and_time_and_redacts_the_words() -> None:
         "time_end": 8.4,
     }
     assert [w.text for w in result.segment.words] == ["card", CARD_MARK, "ok"]
-    assert result.original is not None and result.original.text == spoken
+    assert result.original is not None
+    assert result.original.text == spoken
 
 
 def test_words_that_do_not_line_up_with_the_text_are_dropped_when_something_is_redacted() -> None:
