@@ -340,19 +340,19 @@ def _redact_words(
                 taken.setdefault(w, n)
     emitted: set[int] = set()
     for w, word in enumerate(words):
-        n = taken.get(w)
-        if n is None:
+        span = taken.get(w)
+        if span is None:
             out.append(word)
             continue
-        if n in emitted:
+        if span in emitted:
             continue
-        emitted.add(n)
-        group = [words[i] for i, m in taken.items() if m == n]
+        emitted.add(span)
+        group = [words[i] for i, m in taken.items() if m == span]
         out.append(
             Word(
                 start=min(x.start for x in group),
                 end=max(x.end for x in group),
-                text=MARKERS[spans[n][2]],
+                text=MARKERS[spans[span][2]],
                 confidence=word.confidence,
             )
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -276,7 +276,7 @@ def _unredacted_store(rows: list[TranscriptSegment], redacted: list[RedactedSegm
 
 def transcript_unredacted_text(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     transcript: Transcript,
     ip_address: str | None = None,
 ) -> list[dict[str, Any]]:
