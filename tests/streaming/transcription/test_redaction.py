@@ -15,6 +15,7 @@ from streaming.transcription.redaction import (
     CVV,
     MARKERS,
     SSN,
+    _luhn_valid,
     _runs,
     _tokens,
     redact_conversation,
@@ -256,3 +257,8 @@ def test_any_conversation_is_redacted_without_crashing(turns) -> None:
     assert len(results) == len(segments)
     for (_speaker, segment), result in zip(segments, results, strict=True):
         assert len(result.segment.text) <= len(segment.text) + 12 * len(result.redactions)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=25))
+def test_the_inlined_luhn_check_agrees_with_stdnum(digits: str) -> None:
+    assert _luhn_valid(digits) == luhn.is_valid(digits)
