@@ -398,6 +398,44 @@ def _live_store(transcript: Transcript, pending: list[tuple[str, int, Segment]])
         _unredacted_store([by_seq[row.seq] for row in rows], fresh)
 
 
+def transcripts_redact_stored(*, batch: int = 200) -> tuple[int, int]:
+    """Redact the transcripts stored before redaction (or under an older redactor) in place:
+    each transcript's turns together, one transaction per transcript. Returns (transcripts
+    changed, segments changed). The text taken out is kept only as for new transcripts."""
+    changed_transcripts = changed_segments = 0
+    for transcript_id in Transcript.objects.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            rows = list(
+                TranscriptSegment.objects.select_for_update()
+                .filter(transcript_id=transcript_id)
+                .order_by("start", "seq")
+            )
+            redacted = transcript_redact([(row.speaker, _row_segment(row)) for row in rows])
+            changed = [
+                (row, kept) for row, kept in zip(rows, redacted, strict=True) if kept.changed
+            ]
+            if not changed:
+                continue
+            if settings.TRANSCRIPT_STORE_UNREDACTED:
+                UnredactedSegment.objects.bulk_create(
+                    [
+                        UnredactedSegment(segment=row, text=row.text, words=row.words)
+                        for row, _ in changed
+                    ],
+                    ignore_conflicts=True,
+                )
+            for row, kept in changed:
+                row.text = kept.segment.text
+                row.words = _words_json(kept.segment.words)
+                row.redactions = [r.to_dict() for r in redactions_in_text(kept.segment)]
+            TranscriptSegment.objects.bulk_update(
+                [row for row, _ in changed], ["text", "words", "redactions"], batch_size=batch
+            )
+            changed_transcripts += 1
+            changed_segments += len(changed)
+    return changed_transcripts, changed_segments
+
+
 def _row_segment(row: TranscriptSegment) -> Segment:
     return Segment(
         start=row.start,

@@ -222,3 +222,27 @@ def test_exports_redact_a_transcript_stored_before_redaction() -> None:
         assert "1111" not in exported
         assert exported.count(CARD) == 2
         assert "order 42" in exported
+
+
+def test_transcripts_stored_before_redaction_are_redacted_by_the_command() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call = CallFactory(status=CallStatus.COMPLETED)
+    transcript = Transcript.objects.create(
+        call=call, kind=TranscriptKind.POST_CALL, engine="whisper", model="v1"
+    )
+    for seq, text in enumerate(["card 4539 1488", "0343 6467", "order 42"], start=1):
+        TranscriptSegment.objects.create(
+            transcript=transcript, seq=seq, speaker="caller", start=seq, end=seq + 0.5, text=text
+        )
+    out = StringIO()
+    call_command("transcripts_redact", stdout=out)
+    assert "2 segment(s) of 1 transcript(s) redacted" in out.getvalue()
+    assert texts(transcript) == [f"card {CARD}", CARD, "order 42"]
+    assert transcript.segments.get(seq=2).redactions == [
+        {"kind": "card", "start": 0, "end": len(CARD)}
+    ]
+    call_command("transcripts_redact", stdout=out)
+    assert "0 segment(s) of 0 transcript(s)" in out.getvalue()
