@@ -20,6 +20,7 @@ from streaming.transcription.models import (
     TranscriptKind,
     TranscriptSegment,
     TranscriptStatus,
+    UnredactedSegment,
 )
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "TranscriptKind",
     "TranscriptSegment",
     "TranscriptStatus",
+    "UnredactedSegment",
     "validate_streaming_url",
 ]

@@ -159,7 +159,7 @@ class CallDetailSerializer(CallSerializer):
 class TranscriptSegmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = TranscriptSegment
-        fields = ("seq", "speaker", "start", "end", "text", "confidence", "words")
+        fields = ("seq", "speaker", "start", "end", "text", "confidence", "words", "redactions")
         read_only_fields = fields
 
 

@@ -9,6 +9,10 @@ from ringadmin.settings.base import env
 TRANSCRIPTION_ENGINE = env.str("TRANSCRIPTION_ENGINE", default="whisper")
 TRANSCRIPTION_LANGUAGE = env.str("TRANSCRIPTION_LANGUAGE", default="en-US")
 TRANSCRIPTION_MAX_RETRIES = env.int("TRANSCRIPTION_MAX_RETRIES", default=6)
+# Transcripts are stored redacted (card numbers, security codes, SSNs). The text before
+# redaction is kept only when this is true, in its own table, readable with the
+# view_unredacted_transcript permission (no role holds it) and each read audited.
+TRANSCRIPT_STORE_UNREDACTED = env.bool("TRANSCRIPT_STORE_UNREDACTED", default=False)
 # Whisper: "bundled" (tiny.en, the transcription extra), a CTranslate2 model directory, or a
 # model name (downloaded only when WHISPER_ALLOW_DOWNLOAD is true).
 WHISPER_MODEL = env.str("WHISPER_MODEL", default="bundled")

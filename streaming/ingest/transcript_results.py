@@ -11,8 +11,10 @@ from typing import Any
 from streaming.ingest.db import in_db_thread
 from streaming.ingest.registry import CallKey, LiveCall
 from streaming.ingest.tasks import Spawn
+from streaming.transcription.engines.base import Segment
 from streaming.transcription.live_link import LinkSettings, LiveTranscriptionLink
-from streaming.transcription.services import live_transcript_append_many
+from streaming.transcription.redaction import transcript_redact
+from streaming.transcription.services import LIVE_CONTEXT_SEGMENTS, live_transcript_append_many
 
 logger = logging.getLogger("streaming.ingest")
 
@@ -26,6 +28,8 @@ class LiveTranscriptState:
     live: LiveCall
     seq_by_utterance: dict[tuple[str, int], int] = field(default_factory=dict)
     unsaved_finals: list[dict[str, Any]] = field(default_factory=list)
+    # The last finals as published (redacted): the context a new line is redacted with.
+    published: list[dict[str, Any]] = field(default_factory=list)
 
     def seq_for(self, speaker: str, utterance: int) -> int:
         key = (speaker, utterance)
@@ -84,8 +88,10 @@ class LiveTranscripts:
         if line["is_final"]:
             if not line["text"]:
                 return
+            # Stored through the same redaction (with the stored lines as context).
             state.unsaved_finals.append({**line, "words": data.get("words") or []})
-        self._spawn(self._publish(state.live, line))
+        for shown in _redacted_for_browsers(state, line):
+            self._spawn(self._publish(state.live, shown))
 
     def _save(self) -> None:
         assert self.link is not None  # only ticked with a link
@@ -104,3 +110,29 @@ class LiveTranscripts:
             await in_db_thread(live_transcript_append_many)(lines_by_call=batch)
         except Exception:
             logger.exception("live transcript lines not saved; the post-call transcript will be")
+
+
+def _redacted_for_browsers(
+    state: LiveTranscriptState, line: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The line redacted with the call's last finals as context, and those earlier finals
+    again (same speaker and seq: browsers replace them) when a number spans them and it."""
+    context = state.published
+    redacted = transcript_redact(
+        [(shown["speaker"], _segment(shown)) for shown in context]
+        + [(line["speaker"], _segment(line))]
+    )
+    out = []
+    for n, (shown, kept) in enumerate(zip(context, redacted, strict=False)):
+        if kept.changed:
+            context[n] = {**shown, "text": kept.segment.text}
+            out.append(context[n])
+    line = {**line, "text": redacted[-1].segment.text}
+    if line["is_final"]:
+        context.append(line)
+        del context[:-LIVE_CONTEXT_SEGMENTS]
+    return [*out, line]
+
+
+def _segment(line: dict[str, Any]) -> Segment:
+    return Segment(start=line["start"], end=line["end"], text=line["text"])

@@ -3,14 +3,20 @@
 Pure functions over turns (anything with ``seq``, ``speaker``, ``start``, ``end``, ``text``,
 ``confidence``): no database, so each format is tested on its own. Cue text in WebVTT is
 escaped (``&``, ``<``, ``>``; the last also keeps ``-->`` out of a cue) and never has a blank
-line, which would end the cue early.
+line, which would end the cue early. Every format redacts the turns again, together (card
+numbers, security codes, SSNs): stored text is redacted already, but a transcript stored before
+redaction existed must not leave the building readable.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from streaming.transcription.engines.base import Segment
+from streaming.transcription.redaction import transcript_redact
 
 SPEAKER_LABELS = {"agent": "Agent", "caller": "Caller"}
 
@@ -61,12 +67,34 @@ def vtt_escape(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@dataclass(frozen=True)
+class _Redacted:
+    seq: int
+    speaker: str
+    start: float
+    end: float
+    text: str
+    confidence: float | None
+
+
+def redacted_turns(turns: Iterable[Turn]) -> list[_Redacted]:
+    """The turns with their text redacted as one conversation (numbers split across turns)."""
+    listed = list(turns)
+    redacted = transcript_redact(
+        [(t.speaker, Segment(start=0.0, end=0.0, text=t.text)) for t in listed]
+    )
+    return [
+        _Redacted(t.seq, t.speaker, t.start, t.end, kept.segment.text, t.confidence)
+        for t, kept in zip(listed, redacted, strict=True)
+    ]
+
+
 def transcript_text(turns: Iterable[Turn], *, heading: str = "") -> str:
     """One line per turn: ``[HH:MM:SS] Agent: text``."""
     lines = [heading, ""] if heading else []
     lines.extend(
         f"[{clock(turn.start)}] {speaker_label(turn.speaker)}: {_one_line(turn.text)}"
-        for turn in turns
+        for turn in redacted_turns(turns)
     )
     return "\n".join(lines) + "\n"
 
@@ -84,7 +112,7 @@ def transcript_json(turns: Iterable[Turn], *, about: Mapping[str, Any]) -> dict[
                 "text": turn.text,
                 "confidence": turn.confidence,
             }
-            for turn in turns
+            for turn in redacted_turns(turns)
         ],
     }
 
@@ -92,7 +120,7 @@ def transcript_json(turns: Iterable[Turn], *, about: Mapping[str, Any]) -> dict[
 def transcript_webvtt(turns: Iterable[Turn]) -> str:
     """WebVTT captions, one cue per turn with the speaker as its voice (``<v Agent>``)."""
     cues = ["WEBVTT", ""]
-    for number, turn in enumerate(turns, start=1):
+    for number, turn in enumerate(redacted_turns(turns), start=1):
         text = vtt_escape(turn.text)
         if not text:
             continue

@@ -76,6 +76,9 @@ class TranscriptSegment(models.Model):
     text = models.TextField()
     confidence = models.FloatField(null=True, blank=True)
     words = models.JSONField(default=list, blank=True)
+    # What redaction took out of ``text``: [{kind, start, end, time_start?, time_end?}], the
+    # offsets in ``text`` as stored (the markers' places).
+    redactions = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["transcript", "start", "seq"]
@@ -85,3 +88,29 @@ class TranscriptSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.speaker} {self.start:.1f}-{self.end:.1f}: {self.text[:40]}"
+
+
+class UnredactedSegment(models.Model):
+    """A segment's text before redaction: written only when ``TRANSCRIPT_STORE_UNREDACTED`` is
+    on, read only with ``view_unredacted_transcript`` (held by no role) and every read audited.
+
+    A table of its own so no page, export or API that lists segments can show it by accident.
+    """
+
+    segment = models.OneToOneField(
+        TranscriptSegment, on_delete=models.CASCADE, primary_key=True, related_name="unredacted"
+    )
+    text = models.TextField()
+    words = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        permissions = [
+            (
+                "view_unredacted_transcript",
+                "Can read transcripts' unredacted text (each read is audited)",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"unredacted text of segment {self.segment_id}"

@@ -12,10 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
 from ringadmin.calls.models import Call, CallStatus
+from ringadmin.compliance.audit import audit_record
+from ringadmin.compliance.models import AuditEventType
 from streaming.audio.wav import wav_read_stereo
 from streaming.profiles.models import StreamingProfile
 from streaming.profiles.selectors import streaming_profile_find
@@ -33,8 +37,13 @@ from streaming.transcription.models import (
     TranscriptKind,
     TranscriptSegment,
     TranscriptStatus,
+    UnredactedSegment,
 )
-from streaming.transcription.redaction import transcript_redact
+from streaming.transcription.redaction import (
+    RedactedSegment,
+    redactions_in_text,
+    transcript_redact,
+)
 from streaming.transcription.registry import NONE, engine_build, engine_close, engine_name_for
 from streaming.transcription.repetition import segment_without_repeats, segments_without_repeats
 from streaming.transcription.turns import merge_turns
@@ -201,18 +210,21 @@ def transcript_store(
 ) -> Transcript:
     """Replace a transcript's segments with ``result``, merged into turns and redacted."""
     transcript = Transcript.objects.select_for_update().get(pk=transcript_id)
-    redacted = StereoResult(
-        agent=transcript_redact(segments_without_repeats(result.agent)),
-        caller=transcript_redact(segments_without_repeats(result.caller)),
+    cleaned = StereoResult(
+        agent=segments_without_repeats(result.agent),
+        caller=segments_without_repeats(result.caller),
     )
-    turns = merge_turns(redacted)
+    turns = merge_turns(cleaned)
+    # The whole call at once, both speakers: digits split across turns are found.
+    redacted = transcript_redact([(turn.speaker, turn.segment) for turn in turns])
     transcript.segments.all().delete()
-    TranscriptSegment.objects.bulk_create(
+    rows = TranscriptSegment.objects.bulk_create(
         [
-            _segment_row(transcript, seq, turn.speaker, turn.segment)
-            for seq, turn in enumerate(turns, start=1)
+            _segment_row(transcript, seq, turn.speaker, kept)
+            for seq, (turn, kept) in enumerate(zip(turns, redacted, strict=True), start=1)
         ]
     )
+    _unredacted_store(rows, redacted)
     transcript.status = TranscriptStatus.DONE
     transcript.progress = 1.0
     transcript.error = ""
@@ -223,9 +235,16 @@ def transcript_store(
     return transcript
 
 
+def _words_json(words: tuple[Word, ...]) -> list[dict[str, Any]]:
+    return [
+        {"start": w.start, "end": w.end, "text": w.text, "confidence": w.confidence} for w in words
+    ]
+
+
 def _segment_row(
-    transcript: Transcript, seq: int, speaker: str, segment: Segment
+    transcript: Transcript, seq: int, speaker: str, redacted: RedactedSegment
 ) -> TranscriptSegment:
+    segment = redacted.segment
     return TranscriptSegment(
         transcript=transcript,
         seq=seq,
@@ -234,18 +253,76 @@ def _segment_row(
         end=segment.end,
         text=segment.text,
         confidence=segment.confidence,
-        words=[
-            {"start": w.start, "end": w.end, "text": w.text, "confidence": w.confidence}
-            for w in segment.words
-        ],
+        words=_words_json(segment.words),
+        redactions=[r.to_dict() for r in redacted.redactions],
     )
+
+
+def _unredacted_store(rows: list[TranscriptSegment], redacted: list[RedactedSegment]) -> None:
+    """Keep the text before redaction, of the segments that had any, only when allowed."""
+    if not settings.TRANSCRIPT_STORE_UNREDACTED:
+        return
+    UnredactedSegment.objects.bulk_create(
+        [
+            UnredactedSegment(
+                segment=row, text=kept.original.text, words=_words_json(kept.original.words)
+            )
+            for row, kept in zip(rows, redacted, strict=True)
+            if kept.original is not None and row.pk is not None
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def transcript_unredacted_text(
+    *,
+    user: User | AnonymousUser,
+    transcript: Transcript,
+    ip_address: str | None = None,
+) -> list[dict[str, Any]]:
+    """The transcript's turns as said, for a person holding ``view_unredacted_transcript``;
+    each read is audited (even one that finds nothing kept). Raises ``PermissionError``."""
+    if not user.has_perm("streaming.view_unredacted_transcript"):
+        raise PermissionError("reading unredacted transcripts needs view_unredacted_transcript")
+    segments = (
+        TranscriptSegment.objects.filter(transcript=transcript)
+        .select_related("unredacted")
+        .order_by("start", "seq")
+    )
+    lines = []
+    kept = 0
+    for segment in segments:
+        original = getattr(segment, "unredacted", None)
+        kept += original is not None
+        lines.append(
+            {
+                "seq": segment.seq,
+                "speaker": segment.speaker,
+                "start": segment.start,
+                "end": segment.end,
+                "text": original.text if original is not None else segment.text,
+            }
+        )
+    audit_record(
+        event_type=AuditEventType.TRANSCRIPT_VIEWED,
+        actor=user,
+        target=transcript,
+        call_id=transcript.call_id,
+        data={"unredacted": True, "segments_unredacted": kept},
+        ip_address=ip_address,
+    )
+    return lines
 
 
 # --- live ----------------------------------------------------------------------------------------
 
 
+LIVE_CONTEXT_SEGMENTS = 8  # earlier lines a new line is redacted with (a number split over turns)
+
+
 def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, Any]]]) -> None:
-    """Store live finals (batched by the ingest), redacted like every transcript line."""
+    """Store live finals (batched by the ingest), redacted like every transcript line: with the
+    call's last stored lines as context, which are corrected when a number spans both."""
     with transaction.atomic():
         for call_id, lines in lines_by_call.items():
             transcript, _ = Transcript.objects.get_or_create(
@@ -255,7 +332,7 @@ def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, An
                 model=BUNDLED_LABEL,
                 defaults={"status": TranscriptStatus.RUNNING},
             )
-            rows = []
+            pending: list[tuple[str, int, Segment]] = []
             for line in lines:
                 segment = Segment(
                     start=float(line["start"]),
@@ -274,10 +351,102 @@ def live_transcript_append_many(*, lines_by_call: Mapping[int, list[dict[str, An
                 kept = segment_without_repeats(segment)  # the worker checked; so do we
                 if kept is None:
                     continue
-                (segment,) = transcript_redact([kept])
                 speaker = Speaker.AGENT if line["speaker"] == Speaker.AGENT else Speaker.CALLER
-                rows.append(_segment_row(transcript, int(line["seq"]), speaker, segment))
-            TranscriptSegment.objects.bulk_create(rows, ignore_conflicts=True)
+                pending.append((speaker, int(line["seq"]), kept))
+            _live_store(transcript, pending)
+
+
+def _live_store(transcript: Transcript, pending: list[tuple[str, int, Segment]]) -> None:
+    if not pending:
+        return
+    context = list(
+        TranscriptSegment.objects.filter(transcript=transcript)
+        .exclude(seq__in=[seq for _speaker, seq, _segment in pending])
+        .order_by("-start", "-seq")[:LIVE_CONTEXT_SEGMENTS]
+    )[::-1]
+    redacted = transcript_redact(
+        [(row.speaker, _row_segment(row)) for row in context]
+        + [(speaker, segment) for speaker, _seq, segment in pending]
+    )
+    corrected = []
+    originals = []
+    for row, kept in zip(context, redacted[: len(context)], strict=True):
+        if kept.changed:
+            originals.append(UnredactedSegment(segment=row, text=row.text, words=row.words))
+            row.text = kept.segment.text
+            row.words = _words_json(kept.segment.words)
+            row.redactions = [r.to_dict() for r in redactions_in_text(kept.segment)]
+            corrected.append(row)
+    if corrected:
+        TranscriptSegment.objects.bulk_update(corrected, ["text", "words", "redactions"])
+        if settings.TRANSCRIPT_STORE_UNREDACTED:
+            UnredactedSegment.objects.bulk_create(originals, ignore_conflicts=True)
+    fresh = redacted[len(context) :]
+    rows = [
+        _segment_row(transcript, seq, speaker, kept)
+        for (speaker, seq, _segment), kept in zip(pending, fresh, strict=True)
+    ]
+    TranscriptSegment.objects.bulk_create(rows, ignore_conflicts=True)
+    if settings.TRANSCRIPT_STORE_UNREDACTED and any(kept.changed for kept in fresh):
+        # ignore_conflicts gives no keys: find the rows again by their sequence numbers.
+        by_seq = {
+            row.seq: row
+            for row in TranscriptSegment.objects.filter(
+                transcript=transcript, seq__in=[row.seq for row in rows]
+            )
+        }
+        _unredacted_store([by_seq[row.seq] for row in rows], fresh)
+
+
+def transcripts_redact_stored(*, batch: int = 200) -> tuple[int, int]:
+    """Redact the transcripts stored before redaction (or under an older redactor) in place:
+    each transcript's turns together, one transaction per transcript. Returns (transcripts
+    changed, segments changed). The text taken out is kept only as for new transcripts."""
+    changed_transcripts = changed_segments = 0
+    for transcript_id in Transcript.objects.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            rows = list(
+                TranscriptSegment.objects.select_for_update()
+                .filter(transcript_id=transcript_id)
+                .order_by("start", "seq")
+            )
+            redacted = transcript_redact([(row.speaker, _row_segment(row)) for row in rows])
+            changed = [
+                (row, kept) for row, kept in zip(rows, redacted, strict=True) if kept.changed
+            ]
+            if not changed:
+                continue
+            if settings.TRANSCRIPT_STORE_UNREDACTED:
+                UnredactedSegment.objects.bulk_create(
+                    [
+                        UnredactedSegment(segment=row, text=row.text, words=row.words)
+                        for row, _ in changed
+                    ],
+                    ignore_conflicts=True,
+                )
+            for row, kept in changed:
+                row.text = kept.segment.text
+                row.words = _words_json(kept.segment.words)
+                row.redactions = [r.to_dict() for r in redactions_in_text(kept.segment)]
+            TranscriptSegment.objects.bulk_update(
+                [row for row, _ in changed], ["text", "words", "redactions"], batch_size=batch
+            )
+            changed_transcripts += 1
+            changed_segments += len(changed)
+    return changed_transcripts, changed_segments
+
+
+def _row_segment(row: TranscriptSegment) -> Segment:
+    return Segment(
+        start=row.start,
+        end=row.end,
+        text=row.text,
+        confidence=row.confidence,
+        words=tuple(
+            Word(start=w["start"], end=w["end"], text=w["text"], confidence=w.get("confidence"))
+            for w in row.words or ()
+        ),
+    )
 
 
 def live_transcript_lines(*, call_id: int) -> list[dict[str, Any]]:

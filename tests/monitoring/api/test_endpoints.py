@@ -182,6 +182,7 @@ def test_transcript_as_json_segments(api_client_for, recorded_call):
         ("caller", 1.6, 3.25),
         ("agent", 3.5, 61.0),
     ]
+    assert all(s["redactions"] == [] for s in body["segments"])  # kind, offsets, time when any
 
 
 VTT = """WEBVTT
