@@ -169,6 +169,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "streaming.profiles_verify",
         "schedule": env.float("STREAMING_PROFILE_VERIFY_SECONDS", default=3600.0),
     },
+    "audit-checkpoint": {
+        "task": "compliance.audit_checkpoint",
+        "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=3600.0),
+    },
 }
 
 # --- Files --------------------------------------------------------------------------------------
