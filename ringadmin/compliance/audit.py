@@ -161,50 +161,48 @@ def _valid_as(entry: AuditEvent, sequence: int, prev_hash: str) -> bool:
     return _entry_hash(prev_hash, moved) == entry.entry_hash
 
 
+_SEARCH = 50  # how far from its place an entry moved is looked for
+
+
+def _written_at(entry: AuditEvent) -> int | None:
+    """The place ``entry`` was written at, if it is intact for a place near its current one."""
+    low, high = max(1, entry.sequence - _SEARCH), entry.sequence + _SEARCH
+    for sequence in range(low, high + 1):
+        if sequence != entry.sequence and _valid_as(entry, sequence, entry.prev_hash):
+            return sequence
+    return None
+
+
 def _explain(entry: AuditEvent, prev_hash: str, checked: int) -> ChainCheck:
     """Name what happened at the first entry that does not fit, from its neighbours: an entry
-    still intact for another place was moved (reordered), or its place was taken by an entry
-    the chain skips (inserted), or its predecessor is gone (deleted and renumbered)."""
+    intact for another place whose predecessor is still here was moved (reordered); an entry
+    the chain skips, its successor fitting its place, was inserted; an entry intact for the
+    next place whose predecessor is gone says its predecessor was deleted (and the later
+    entries renumbered); anything else was edited."""
     seq = entry.sequence
+
+    def found(reason: str, problem: str) -> ChainCheck:
+        return ChainCheck(False, checked, seq, reason, problem)
+
     if entry.prev_hash != prev_hash:
-        predecessor = (
-            AuditEvent.objects.filter(entry_hash=entry.prev_hash).values("sequence").first()
-        )
-        if predecessor is not None and _valid_as(
-            entry, predecessor["sequence"] + 1, entry.prev_hash
-        ):
-            return ChainCheck(
-                False,
-                checked,
-                seq,
-                f"entry #{seq} belongs after entry #{predecessor['sequence']}: entries reordered",
-                "reordered",
+        original = _written_at(entry)
+        predecessor_kept = AuditEvent.objects.filter(entry_hash=entry.prev_hash).exists()
+        if original is not None and predecessor_kept:
+            return found(
+                f"entry #{seq} was written as entry #{original}: entries reordered", "reordered"
             )
-        following = AuditEvent.objects.filter(sequence=seq + 1).first()
-        if (
-            following is not None
-            and following.prev_hash == prev_hash
-            and _valid_as(following, seq, prev_hash)
-        ):
-            return ChainCheck(
-                False,
-                checked,
-                seq,
-                f"entry #{seq} is not part of the chain: an entry was inserted",
-                "inserted",
+        if original is not None:
+            return found(
+                f"the original entry #{seq} was deleted and later entries renumbered", "deleted"
             )
-        if predecessor is None and _valid_as(entry, seq + 1, entry.prev_hash):
-            return ChainCheck(
-                False,
-                checked,
-                seq,
-                f"the original entry #{seq} was deleted and later entries renumbered",
-                "deleted",
-            )
-    return ChainCheck(
-        False,
-        checked,
-        seq,
+    following = AuditEvent.objects.filter(sequence=seq + 1).first()
+    if (
+        following is not None
+        and following.prev_hash == prev_hash
+        and _valid_as(following, seq, prev_hash)
+    ):
+        return found(f"entry #{seq} is not part of the chain: an entry was inserted", "inserted")
+    return found(
         f"entry #{seq} does not match its hash: it was edited (or written without the key)",
         "edited",
     )
@@ -257,8 +255,12 @@ def _verified_so_far() -> tuple[int, str]:
         state.signature, _verification_signature(state.sequence, state.entry_hash)
     ):
         return 0, GENESIS_HASH
-    still = AuditEvent.objects.filter(sequence=state.sequence).values("entry_hash").first()
-    if still is None or still["entry_hash"] != state.entry_hash:
+    marked = AuditEvent.objects.filter(sequence=state.sequence).first()
+    if (
+        marked is None
+        or marked.entry_hash != state.entry_hash
+        or _entry_hash(marked.prev_hash, marked) != marked.entry_hash
+    ):
         return 0, GENESIS_HASH  # verify from the start, which names the entry changed
     return state.sequence, state.entry_hash
 

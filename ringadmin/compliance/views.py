@@ -14,8 +14,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from ringadmin.compliance.audit import audit_chain_verify_incremental, audit_record
-from ringadmin.compliance.checkpoints import checkpoint_write
 from ringadmin.compliance.audit_search import AuditQuery, audit_events_to_export, audit_page
+from ringadmin.compliance.checkpoints import checkpoint_write
 from ringadmin.compliance.models import AuditEvent, AuditEventType
 
 EXPORT_COLUMNS = [
