@@ -81,7 +81,9 @@ def streaming_profile_update(
     fields = sorted(set(changed_fields) & editable)
     before = StreamingProfile.objects.filter(pk=profile.pk).values(*fields).first() or {}
     after = {
-        name: StreamingProfile._meta.get_field(name).value_from_object(profile) for name in fields
+        f.name: f.value_from_object(profile)
+        for f in StreamingProfile._meta.fields
+        if f.name in fields
     }
     profile.save(update_fields=[*fields, "updated_at"] if fields else None)
     _profile_changed(
