@@ -9,6 +9,7 @@ everything).
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import hashlib
 import hmac
@@ -35,6 +36,10 @@ from ringadmin.storable import storable_text
 GENESIS_HASH = "0" * 64
 _ADVISORY_LOCK_KEY = 0x52494E47  # "RING": serialises appends on PostgreSQL
 SYSTEM = "system"
+# (address, User-Agent) of the request being served; set by AuditClientMiddleware.
+audit_client_var: contextvars.ContextVar[tuple[str | None, str]] = contextvars.ContextVar(
+    "audit_client", default=(None, "")
+)
 
 
 class HasMeta(Protocol):
@@ -110,11 +115,15 @@ def audit_record(
 ) -> AuditEvent:
     """Append one entry. Call it inside the transaction of the change it records.
 
-    ``request`` gives the client's address and User-Agent. ``nobody_label`` names the actor
-    when nobody is signed in: "system" for the application's own work, "" for a stranger.
+    ``request`` gives the client's address and User-Agent; without it they are those of the
+    request being served, if any (``AuditClientMiddleware``), so services need not pass them.
+    ``nobody_label`` names the actor when nobody is signed in: "system" for the application's
+    own work, "" for a stranger.
     """
     event_type = AuditEventType(event_type)
-    request_ip, user_agent = request_client(request)
+    request_ip, user_agent = (
+        request_client(request) if request is not None else audit_client_var.get()
+    )
     signed_in = actor is not None and actor.is_authenticated
     with transaction.atomic():
         if connection.vendor == "postgresql":

@@ -37,6 +37,7 @@ from ringadmin.compliance.models import (
 )
 from ringadmin.compliance.tasks import audit_checkpoint_task
 from tests.audit_tampering import tamper
+from tests.factories import make_streaming_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -402,3 +403,27 @@ def test_transactional_tests_flush_the_trail_and_the_trigger_stays_armed() -> No
     assert AuditEvent.objects.count() == 0
     trail(1)
     assert refused("DELETE FROM compliance_auditevent")
+
+
+def test_an_admin_change_made_through_a_service_records_the_client(client, make_user) -> None:
+    """Services are given a user, not a request: the middleware supplies the client."""
+    profile = make_streaming_profile()
+    client.force_login(make_user("admin", username="ada"))
+    response = client.post(
+        f"/admin/streaming/streamingprofile/{profile.pk}/delete/",
+        {"post": "yes"},
+        REMOTE_ADDR="192.0.2.44",
+        HTTP_USER_AGENT="Safari/18",
+    )
+    assert response.status_code == 302
+    entry = AuditEvent.objects.get(event_type=AuditEventType.PROFILE_DELETED)
+    assert (entry.actor_label, entry.ip_address, entry.user_agent) == (
+        "ada",
+        "192.0.2.44",
+        "Safari/18",
+    )
+
+
+def test_work_outside_a_request_records_no_client() -> None:
+    entry = audit_record(event_type=AuditEventType.CALL_RECORDING_RECOVERED)
+    assert (entry.actor_label, entry.ip_address, entry.user_agent) == ("system", None, "")
