@@ -251,10 +251,6 @@ def agent_client_lines(request: HttpRequest) -> HttpResponse:
 # --- one call: the page, its recording, waveform and transcript downloads ----------------------
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _visible_call_or_404(request: HttpRequest, call_id: int) -> Call:
     call = call_for_user(user=request.user, call_id=call_id)
     if call is None:  # absent or not visible: the same answer, so ids reveal nothing
@@ -275,7 +271,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
         actor=request.user,
         target=call,
         call_id=call.pk,
-        ip_address=_client_ip(request),
+        request=request,
     )
     transcript = context["transcript"]
     if transcript is not None and context["turns"]:
@@ -285,7 +281,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
             target=transcript,
             call_id=call.pk,
             data={"kind": transcript.kind, "engine": transcript.engine},
-            ip_address=_client_ip(request),
+            request=request,
         )
     return render(request, "monitoring/call_detail.html", context)
 
@@ -314,7 +310,7 @@ def _recording(request: HttpRequest, call_id: int, *, download: bool) -> HttpRes
             actor=request.user,
             target=call,
             call_id=call.pk,
-            ip_address=_client_ip(request),
+            request=request,
         )
     return response
 
@@ -395,7 +391,7 @@ def call_transcript_download(request: HttpRequest, call_id: int, fmt: str) -> Ht
         target=transcript,
         call_id=call.pk,
         data={"format": fmt},
-        ip_address=_client_ip(request),
+        request=request,
     )
     response = HttpResponse(body, content_type=TRANSCRIPT_FORMATS[fmt])
     response["Content-Disposition"] = (

@@ -64,3 +64,32 @@ def make_user(db):
         )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_in_tmp(settings, tmp_path):
+    """Each test's audit checkpoints go to its own directory, never to the project's var/."""
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_flush_may_empty_the_audit_trail():
+    """On PostgreSQL a trigger refuses TRUNCATE of the audit table unless the session says it
+    is maintenance; transactional tests end with a flush (TRUNCATE of every table), so the
+    tests' flush, and only it, says so (see migration 0006 of compliance)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def flush(self, sql_list):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('ringadmin.audit_maintenance', 'on', false)")
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('ringadmin.audit_maintenance', '', false)")
+
+    DatabaseOperations.execute_sql_flush = flush
+    yield
+    DatabaseOperations.execute_sql_flush = original

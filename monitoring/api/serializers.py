@@ -200,6 +200,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "target_id",
             "call",
             "ip_address",
+            "user_agent",
             "data",
             "prev_hash",
             "entry_hash",

@@ -63,11 +63,6 @@ PERIOD = [
 PAGE_SIZE = OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 200.")
 
 
-def client_ip(request: Request) -> str | None:
-    """The client's address as the pages record it (the server sets it from the socket)."""
-    return request.META.get("REMOTE_ADDR")
-
-
 def parsed(parse: Callable[[Mapping[str, str]], Q], params: Mapping[str, str]) -> Q:
     """``parse(params)``, a bad value becoming a 400 that names the parameter."""
     try:
@@ -166,7 +161,7 @@ class CallDetailView(generics.RetrieveAPIView):
             target=call,
             call_id=call.pk,
             data={"via": "api"},
-            ip_address=client_ip(self.request),
+            request=self.request,
         )
         return call
 
@@ -207,7 +202,7 @@ class CallTranscriptView(JsonErrorsMixin, APIView):
             target=transcript,
             call_id=call.pk,
             data={"via": "api", "format": "vtt" if as_vtt else "json"},
-            ip_address=client_ip(request),
+            request=request,
         )
         if as_vtt:
             return Response(transcript_webvtt(transcript.segments.all()))
@@ -279,7 +274,7 @@ class CallRecordingView(APIView):
                 target=call,
                 call_id=call.pk,
                 data={"via": "api", "range": response.get("Content-Range", "")},
-                ip_address=client_ip(request),
+                request=request,
             )
         return response
 

@@ -34,6 +34,9 @@ class AuditEventType(models.TextChoices):
     DSR_ERASED = "dsr.erased", "Call content erased (data-subject request)"
 
 
+USER_AGENT_MAX = 512
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("The audit trail is append-only: entries cannot be updated.")
@@ -56,13 +59,20 @@ class AuditEvent(models.Model):
         related_name="+",
         help_text="Users who acted are never deleted, only deactivated.",
     )
-    actor_label = models.CharField(max_length=150, blank=True, help_text="username or 'system'")
+    actor_label = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="username, 'system', or empty when nobody is signed in (a failed sign-in)",
+    )
     target_type = models.CharField(max_length=60, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     call = models.ForeignKey(
         "calls.Call", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(
+        max_length=USER_AGENT_MAX, blank=True, help_text="the client's User-Agent, shortened"
+    )
     data = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64, editable=False)
     entry_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -158,3 +168,17 @@ class CallPurge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call} purged ({self.reason}) at {self.purged_at:%Y-%m-%d %H:%M}"
+class AuditVerification(models.Model):
+    """How far the chain was last verified, so a page verifies only the entries written since.
+
+    One row, signed with the chain's key: a row forged or moved forward without the key is
+    refused and the next verification starts from the beginning again.
+    """
+
+    sequence = models.BigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+    verified_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"verified through #{self.sequence}"

@@ -6,26 +6,29 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 
 from ringadmin.compliance.audit import audit_record
 from ringadmin.compliance.models import AuditEventType
+from ringadmin.storable import storable_text
 
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+USERNAME_MAX = 150  # the username field's length: a longer attempt is cut, marked with "…"
 
 
 def _on_login(sender, request, user, **kwargs) -> None:
-    audit_record(event_type=AuditEventType.LOGIN, actor=user, ip_address=_client_ip(request))
+    audit_record(event_type=AuditEventType.LOGIN, actor=user, request=request)
 
 
 def _on_logout(sender, request, user, **kwargs) -> None:
     if user is not None:
-        audit_record(event_type=AuditEventType.LOGOUT, actor=user, ip_address=_client_ip(request))
+        audit_record(event_type=AuditEventType.LOGOUT, actor=user, request=request)
 
 
 def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    """Who tried, from where: the attempted username (any text a stranger typed, made
+    storable and bounded), and no actor, since nobody is signed in."""
+    attempted = credentials.get("username", "")
     audit_record(
         event_type=AuditEventType.LOGIN_FAILED,
-        data={"username": str(credentials.get("username", ""))[:150]},
-        ip_address=_client_ip(request),
+        data={"username": storable_text(str(attempted), USERNAME_MAX)},
+        request=request,
+        nobody_label="",
     )
 
 

@@ -1,5 +1,5 @@
 """Auditors' pages: browse the audit trail and export the filtered entries as CSV or JSON Lines
-(each export is itself audited, with the filters it used)."""
+(each export is itself audited, with the filters it used, and ends with its chain proof)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from ringadmin.compliance.audit import audit_chain_verify, audit_record
+from ringadmin.compliance.audit import audit_chain_verify_incremental, audit_record
 from ringadmin.compliance.audit_search import AuditQuery, audit_events_to_export, audit_page
+from ringadmin.compliance.checkpoints import checkpoint_write
 from ringadmin.compliance.models import AuditEvent, AuditEventType
 
 EXPORT_COLUMNS = [
@@ -26,6 +27,7 @@ EXPORT_COLUMNS = [
     "target_id",
     "call_id",
     "ip_address",
+    "user_agent",
     "data",
     "prev_hash",
     "entry_hash",
@@ -48,24 +50,66 @@ def export_record(event: AuditEvent) -> dict[str, Any]:
         "target_id": event.target_id,
         "call_id": event.call_id,
         "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
         "data": event.data,
         "prev_hash": event.prev_hash,
         "entry_hash": event.entry_hash,
     }
 
 
+CHAIN_PROOF = "chain_proof"
+
+
+def chain_proof(first: AuditEvent | None, last: AuditEvent | None) -> dict[str, Any]:
+    """What ties the exported entries to the whole chain: the first entry's predecessor (its
+    ``prev_hash``; the genesis for entry #1), the last entry, and a checkpoint of the head
+    written now and signed, which the checkpoint file also keeps."""
+    checkpoint = checkpoint_write()
+    return {
+        "first_sequence": first.sequence if first else None,
+        "predecessor_sequence": first.sequence - 1 if first else None,
+        "predecessor_hash": first.prev_hash if first else None,
+        "last_sequence": last.sequence if last else None,
+        "last_entry_hash": last.entry_hash if last else None,
+        "checkpoint": checkpoint,
+    }
+
+
+class _Ends:
+    """Remembers the first and last entries streamed, for the proof at the end."""
+
+    def __init__(self, events: Iterator[AuditEvent]) -> None:
+        self.events = events
+        self.first: AuditEvent | None = None
+        self.last: AuditEvent | None = None
+
+    def __iter__(self) -> Iterator[AuditEvent]:
+        for event in self.events:
+            if self.first is None:
+                self.first = event
+            self.last = event
+            yield event
+
+    def proof(self) -> dict[str, Any]:
+        return chain_proof(self.first, self.last)
+
+
 def _csv_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
-    for event in events:
+    ends = _Ends(events)
+    for event in ends:
         record = export_record(event)
         record["data"] = json.dumps(record["data"], sort_keys=True, ensure_ascii=False)
         yield writer.writerow(["" if record[c] is None else record[c] for c in EXPORT_COLUMNS])
+    yield writer.writerow([f"#{CHAIN_PROOF}", json.dumps(ends.proof(), sort_keys=True)])
 
 
 def _jsonl_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
-    for event in events:
+    ends = _Ends(events)
+    for event in ends:
         yield json.dumps(export_record(event), ensure_ascii=False, sort_keys=False) + "\n"
+    yield json.dumps({CHAIN_PROOF: ends.proof()}, sort_keys=True) + "\n"
 
 
 EXPORT_FORMATS: dict[str, tuple[str, Callable[[Iterator[AuditEvent]], Iterator[str]]]] = {
@@ -87,7 +131,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "page": page,
             "event_types": AuditEventType.choices,
-            "chain": audit_chain_verify(),
+            "chain": audit_chain_verify_incremental(),
             "can_export": request.user.has_perm("compliance.export_auditevent"),
         },
     )
@@ -100,7 +144,7 @@ def _export(request: HttpRequest, export_format: str) -> StreamingHttpResponse:
         event_type=AuditEventType.AUDIT_EXPORTED,
         actor=request.user,
         data={"format": export_format, "filters": query.filter_params()},
-        ip_address=request.META.get("REMOTE_ADDR"),
+        request=request,
     )
     content_type, lines = EXPORT_FORMATS[export_format]
     events = audit_events_to_export(user=request.user, query=query).order_by("sequence")

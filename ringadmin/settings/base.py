@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ringadmin.compliance.middleware.AuditClientMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -172,6 +173,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "retention-purge": {
         "task": "streaming.retention_purge",
         "schedule": env.float("RETENTION_PURGE_SECONDS", default=3600.0),
+    },
+    "audit-checkpoint": {
+        "task": "compliance.audit_checkpoint",
+        "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=3600.0),
     },
 }
 # --- Retention ----------------------------------------------------------------------------------

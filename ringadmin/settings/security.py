@@ -10,7 +10,7 @@ import re
 
 from django.core.exceptions import ImproperlyConfigured
 
-from ringadmin.settings.base import DEBUG, ENV_FILE, env
+from ringadmin.settings.base import DEBUG, ENV_FILE, VAR_DIR, env
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -29,6 +29,10 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The key of the audit hash chain; keep it stable.
 AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="") or SECRET_KEY
+# Signed checkpoints of the chain's head, appended outside the database (keep the directory on
+# other storage, or copy it off the host); their key may differ from the chain's.
+AUDIT_CHECKPOINT_DIR = env.path("AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit"))
+AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="") or AUDIT_HMAC_KEY
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True

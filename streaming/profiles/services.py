@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ringadmin.compliance.audit import audit_record
+from ringadmin.compliance.audit import audit_changes, audit_record
 from ringadmin.compliance.models import AuditEventType
 from ringadmin.vendors import ringcx
 from streaming.profiles.models import StreamingProfile, SyncState, product_type_normalize
@@ -71,19 +71,29 @@ def streaming_profile_create(
 def streaming_profile_update(
     *, profile: StreamingProfile, changed_fields: Iterable[str], actor: AbstractBaseUser | None
 ) -> StreamingProfile:
-    """Validate and save an edited profile (admin form), auditing which fields changed.
+    """Validate and save an edited profile (admin form), auditing each changed field's old and
+    new value (secret-named fields masked).
 
     Only the edited fields are written, so a secret rotated meanwhile is never put back.
     """
     profile.full_clean()
     editable = {f.name for f in StreamingProfile._meta.fields if f.editable}
     fields = sorted(set(changed_fields) & editable)
+    before = StreamingProfile.objects.filter(pk=profile.pk).values(*fields).first() or {}
+    after = {
+        f.name: f.value_from_object(profile)
+        for f in StreamingProfile._meta.fields
+        if f.name in fields
+    }
     profile.save(update_fields=[*fields, "updated_at"] if fields else None)
     _profile_changed(
         profile=profile,
         event=AuditEventType.PROFILE_CHANGED,
         actor=actor,
-        extra={"changed": sorted(changed_fields)},
+        extra={
+            "changed": sorted(changed_fields),
+            "changes": audit_changes(before, after, fields),
+        },
     )
     return profile
 

@@ -135,7 +135,8 @@ def test_the_csv_export_is_the_filtered_set_with_data_as_json(client, auditor, t
     client.force_login(auditor)
     response = client.get("/audit/export.csv", {"call": trail["call"].pk})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    rows = list(csv.DictReader(io.StringIO(_body(response))))
+    *rows, trailer = list(csv.DictReader(io.StringIO(_body(response))))
+    assert trailer["sequence"] == "#chain_proof"
     assert [int(r["sequence"]) for r in rows] == [
         trail["viewed"].sequence,
         trail["played"].sequence,
@@ -157,7 +158,8 @@ def test_the_jsonl_export_is_one_json_object_per_filtered_entry(client, auditor,
     )
     body = _body(response)
     assert body.endswith("\n")
-    records = [json.loads(line) for line in body.splitlines()]
+    *records, trailer = [json.loads(line) for line in body.splitlines()]
+    assert set(trailer) == {"chain_proof"}
     played = trail["played"]
     assert [r["sequence"] for r in records] == [trail["viewed"].sequence, played.sequence]
     assert {r["actor_label"] for r in records} == {"sue"}
@@ -170,6 +172,7 @@ def test_the_jsonl_export_is_one_json_object_per_filtered_entry(client, auditor,
         "target_id": "",
         "call_id": trail["call"].pk,
         "ip_address": None,
+        "user_agent": "",
         "data": {"range": "bytes=0-", "note": 'quote " and, comma'},
         "prev_hash": played.prev_hash,
         "entry_hash": played.entry_hash,

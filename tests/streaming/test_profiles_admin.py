@@ -185,6 +185,10 @@ def test_edit_goes_through_the_service_with_the_changed_fields(admin_client, adm
     [changed] = events(AuditEventType.PROFILE_CHANGED)
     assert changed.actor_id == admin_user.pk
     assert changed.data["changed"] == ["notes", "streaming_url"]
+    assert changed.data["changes"] == {
+        "notes": {"old": "", "new": "moved"},
+        "streaming_url": {"old": "wss://rec.example.com", "new": "wss://new.example:8443"},
+    }
 
 
 def test_edit_with_a_bad_url_is_refused(admin_client) -> None:

@@ -161,12 +161,13 @@ def test_a_call_without_statistics_or_analysis(api_client_for):
 
 def test_viewing_a_call_is_audited(api_client_for, recorded_call):
     client = api_client_for("auditor")
-    client.get(f"/api/v1/calls/{recorded_call.pk}/")
+    client.get(f"/api/v1/calls/{recorded_call.pk}/", HTTP_USER_AGENT="report-bot/2.1")
     event = AuditEvent.objects.get(event_type=AuditEventType.CALL_VIEWED)
-    assert (event.actor_id, event.call_id, event.ip_address) == (
+    assert (event.actor_id, event.call_id, event.ip_address, event.user_agent) == (
         client.user.pk,
         recorded_call.pk,
         CLIENT_IP,
+        "report-bot/2.1",
     )
 
 
