@@ -168,6 +168,8 @@ class CallPurge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call} purged ({self.reason}) at {self.purged_at:%Y-%m-%d %H:%M}"
+
+
 class AuditVerification(models.Model):
     """How far the chain was last verified, so a page verifies only the entries written since.
 
