@@ -33,12 +33,13 @@ def two_factor_required(user: AbstractUser | AnonymousUser) -> bool:
     """Whether this signed-in user must give a code (by role, or because they enrolled)."""
     if not user.is_authenticated:
         return False
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        return True
-    role = role_of(user=user)
-    if role is None:
-        return False
-    return role.value.lower().removesuffix("s") in settings.REQUIRE_TWO_FACTOR_ROLES
+    if settings.REQUIRE_TWO_FACTOR_ROLES:
+        role = role_of(user=user)
+        if role is not None and role.value.lower().removesuffix("s") in (
+            settings.REQUIRE_TWO_FACTOR_ROLES
+        ):
+            return True
+    return has_confirmed_device(user)
 
 
 def session_verified(user: object) -> bool:
