@@ -103,6 +103,15 @@ def verification_check(request: HttpRequest, raw_token: str) -> bool:
     return False
 
 
+def verification_throttled(user: AbstractUser | AnonymousUser) -> bool:
+    """After wrong codes each device makes the next try wait (doubling): say so, rather than
+    refusing a right code in silence."""
+    return any(
+        not device.verify_is_allowed()[0]
+        for device in TOTPDevice.objects.filter(user=user, confirmed=True)
+    )
+
+
 def next_url(request: HttpRequest) -> str:
     """Where to go after the second factor: a local ``next`` or the home page."""
     wanted = request.POST.get("next") or request.GET.get("next") or ""

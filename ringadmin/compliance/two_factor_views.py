@@ -54,7 +54,11 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         if two_factor.verification_check(request, request.POST.get("token", "")):
             return HttpResponseRedirect(two_factor.next_url(request))
         failed = True
-    context = {"next": two_factor.next_url(request), "failed": failed}
+    context = {
+        "next": two_factor.next_url(request),
+        "failed": failed,
+        "throttled": failed and two_factor.verification_throttled(request.user),
+    }
     return render(
         request, "registration/two_factor_verify.html", context, status=400 if failed else 200
     )

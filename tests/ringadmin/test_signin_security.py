@@ -248,7 +248,13 @@ def test_an_enrolled_user_gives_a_code_after_the_password(client, make_user, set
     _sign_in(client, "alex", PASSWORD)
     code = current_code(device)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    assert client.post("/login/verify/", {"token": wrong, "next": "/audit/"}).status_code == 400
+    refused = client.post("/login/verify/", {"token": wrong, "next": "/audit/"})
+    assert refused.status_code == 400
+    assert b"must wait a few seconds" in refused.content
+    # Right away the right code is refused too (the device's throttle), and the page says why.
+    too_soon = client.post("/login/verify/", {"token": code, "next": "/audit/"})
+    assert too_soon.status_code == 400
+    assert b"must wait a few seconds" in too_soon.content
     device.refresh_from_db()
     device.throttling_failure_count = 0  # the throttle would delay the next try
     device.throttling_failure_timestamp = None
