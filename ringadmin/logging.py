@@ -198,6 +198,7 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
             "httpx": {"level": "WARNING"},  # our vendor clients log each call themselves
             "faster_whisper": {"level": "WARNING"},  # a line per channel transcribed
             "httpcore": {"level": "WARNING"},
+            "axes": {"level": "WARNING"},  # sign-ins are audited; lockouts still log
             "celery": {"level": level},
         },
     }

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ringadmin import views
-from ringadmin.compliance import hold_views
+from ringadmin.compliance import hold_views, two_factor_views
 from ringadmin.compliance import views as compliance_views
 
 admin.site.site_header = (
@@ -23,6 +23,8 @@ urlpatterns = [
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
+    path("login/verify/", two_factor_views.two_factor_verify, name="two-factor-verify"),
+    path("login/two-factor/", two_factor_views.two_factor_enrol, name="two-factor-enrol"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", compliance_views.audit_list, name="audit"),
     path("audit/export.csv", compliance_views.audit_export_csv, name="audit-export"),

@@ -13,7 +13,11 @@ from typing import Any, TypeVar
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework import exceptions, generics
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -86,8 +90,9 @@ class SchemaView(JsonErrorsMixin, SpectacularAPIView):
     pass
 
 
-class SwaggerView(JsonErrorsMixin, SpectacularSwaggerView):
-    pass
+class SwaggerView(JsonErrorsMixin, SpectacularSwaggerSplitView):
+    """Swagger UI with its start-up script served as a file (``?script``): the Content Security
+    Policy allows no inline script."""
 
 
 class RedocView(JsonErrorsMixin, SpectacularRedocView):

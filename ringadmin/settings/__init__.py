@@ -9,5 +9,6 @@ from ringadmin.settings.api import *  # noqa: F403
 from ringadmin.settings.base import *  # noqa: F403
 from ringadmin.settings.ingest import *  # noqa: F403
 from ringadmin.settings.security import *  # noqa: F403
+from ringadmin.settings.signin import *  # noqa: F403
 from ringadmin.settings.transcription import *  # noqa: F403
 from ringadmin.settings.vendors import *  # noqa: F403

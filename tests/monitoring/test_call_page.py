@@ -124,9 +124,11 @@ def test_the_page_costs_the_same_queries_however_long_the_transcript(
             assert client.get(PAGE.format(call.pk)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    # session, user, 2 for permissions, call + analysis + tombstone, transcript, turns, active
-    # legal holds, then two audit entries (savepoint, lock, last entry, insert, release each)
-    assert counts[0] == 18
+    # session, user, whether a second factor is owed, 2 for permissions, call + analysis +
+    # tombstone, transcript, turns, active legal holds, two audit entries (savepoint, lock,
+    # last entry, insert, release each), then the session's new idle expiry (savepoint,
+    # update, release)
+    assert counts[0] == 22
 
 
 # --- the recording ------------------------------------------------------------------------------
