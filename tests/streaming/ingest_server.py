@@ -131,5 +131,12 @@ def ingest_server_env(var_dir: Path, **extra: str) -> dict[str, str]:
         RINGADMIN_ENV_FILE="/nonexistent",
         INGEST_RECONNECT_GRACE_SECONDS="1",
         CELERY_TASK_ALWAYS_EAGER="true",
-        **{"LIVE_TRANSCRIPTION": "false", "TRANSCRIPTION_ENGINE": "none", **extra},
+        # Shedding on event-loop lag would answer 503 on a busy test machine; it is tested on
+        # its own (tests/streaming/test_ingest_parts.py), and a test that wants it passes it.
+        **{
+            "LIVE_TRANSCRIPTION": "false",
+            "TRANSCRIPTION_ENGINE": "none",
+            "INGEST_SHED_LAG_MS": "0",
+            **extra,
+        },
     )
