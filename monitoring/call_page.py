@@ -20,6 +20,7 @@ from ringadmin.calls.models import Call, CallAnalysis
 from ringadmin.calls.selectors import calls_visible_to
 from ringadmin.calls.stream_stats import section_items, stats_mapping, stats_perspectives
 from ringadmin.calls.stream_stats_layout import LagStats, PerspectiveStats, label
+from ringadmin.compliance.consent_search import consent_record_of, consent_summary
 from streaming.models import Transcript
 from streaming.transcription.exports import clock, speaker_label
 from streaming.transcription.selectors import call_transcript, transcript_turn_rows
@@ -200,4 +201,5 @@ def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict
         "can_play": bool(call.recording_path) and user.has_perm("calls.play_recording"),
         "can_download": bool(call.recording_path) and user.has_perm("calls.download_recording"),
         "player": {"seconds": audio_seconds},
+        "consent": consent_summary(consent_record_of(call=call)),
     }

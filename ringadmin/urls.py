@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ringadmin import views
+from ringadmin.compliance import consent_views
 from ringadmin.compliance import views as compliance_views
 
 admin.site.site_header = (
@@ -26,6 +27,13 @@ urlpatterns = [
     path("audit/", compliance_views.audit_list, name="audit"),
     path("audit/export.csv", compliance_views.audit_export_csv, name="audit-export"),
     path("audit/export.jsonl", compliance_views.audit_export_jsonl, name="audit-export-jsonl"),
+    path("consent/", consent_views.consent_list, name="consent"),
+    path("consent/export.<str:export_format>", consent_views.consent_export, name="consent-export"),
+    path(
+        "consent/exports/<uuid:export_id>/manifest.json",
+        consent_views.consent_export_manifest,
+        name="consent-export-manifest",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("monitoring.api.urls")),
     path("", include("monitoring.urls")),

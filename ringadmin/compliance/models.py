@@ -27,6 +27,10 @@ class AuditEventType(models.TextChoices):
     CALL_RECORDING_RECOVERED = "call.recording_recovered", "Interrupted recording recovered"
     API_TOKEN_CREATED = "api_token.created", "API token created"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    CONSENT_NOTICE_DRAFTED = "consent.notice_drafted", "Consent notice drafted"
+    CONSENT_NOTICE_PUBLISHED = "consent.notice_published", "Consent notice published"
+    CONSENT_NOTICE_RETIRED = "consent.notice_retired", "Consent notice retired"
+    CONSENT_EXPORTED = "consent.exported", "Consent log exported"
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -78,3 +82,21 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit trail is append-only: entries cannot be deleted.")
+
+
+# Consent and notices live in their own module; imported here so Django finds the models.
+from ringadmin.compliance.consent_models import (  # noqa: E402
+    ConsentNotice,
+    ConsentNoticeSeries,
+    ConsentRecord,
+    SignedExport,
+)
+
+__all__ = [
+    "AuditEvent",
+    "AuditEventType",
+    "ConsentNotice",
+    "ConsentNoticeSeries",
+    "ConsentRecord",
+    "SignedExport",
+]

@@ -39,6 +39,14 @@ ADMIN_EXTRA = {
     "auth.view_user",
     "auth.view_group",
     "compliance.view_auditevent",
+    "compliance.view_consentrecord",
+    "compliance.export_consentrecord",
+    "compliance.view_consentnotice",
+    "compliance.add_consentnotice",
+    "compliance.change_consentnotice",
+    "compliance.view_consentnoticeseries",
+    "compliance.add_consentnoticeseries",
+    "compliance.change_consentnoticeseries",
 }
 SUPERVISOR_PERMISSIONS = {
     "calls.view_call",
@@ -49,6 +57,9 @@ AUDITOR_PERMISSIONS = {
     "calls.view_call",
     "compliance.view_auditevent",
     "compliance.export_auditevent",
+    "compliance.view_consentrecord",
+    "compliance.export_consentrecord",
+    "compliance.view_consentnotice",
 }
 # Nobody may add, change or delete audit entries through permissions: the service appends.
 FORBIDDEN = {

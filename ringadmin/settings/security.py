@@ -29,6 +29,8 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The key of the audit hash chain; keep it stable.
 AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="") or SECRET_KEY
+# The key export manifests are signed with; blank derives one from SECRET_KEY (with a label).
+EXPORT_SIGNING_KEY = env.str("EXPORT_SIGNING_KEY", default="")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
