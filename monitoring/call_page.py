@@ -20,7 +20,8 @@ from ringadmin.calls.models import Call, CallAnalysis
 from ringadmin.calls.selectors import calls_visible_to
 from ringadmin.calls.stream_stats import section_items, stats_mapping, stats_perspectives
 from ringadmin.calls.stream_stats_layout import LagStats, PerspectiveStats, label
-from ringadmin.compliance.consent_search import consent_record_of, consent_summary
+from ringadmin.compliance.consent_search import consent_summary
+from ringadmin.compliance.models import ConsentRecord
 from streaming.models import Transcript
 from streaming.transcription.exports import clock, speaker_label
 from streaming.transcription.selectors import call_transcript, transcript_turn_rows
@@ -45,7 +46,7 @@ def call_page_call(*, user: AbstractUser | AnonymousUser, call_id: int) -> Call 
     """The call with its analysis (without the waveform blob), if the user may see it."""
     return (
         calls_visible_to(user=user)
-        .select_related("analysis")
+        .select_related("analysis", "consent__notice__series")
         .defer("analysis__peaks")
         .filter(pk=call_id)
         .first()
@@ -175,6 +176,14 @@ def call_analysis_or_none(call: Call) -> CallAnalysis | None:
         return None
 
 
+def _consent_or_none(call: Call) -> ConsentRecord | None:
+    """The record fetched with the call (no query), or read when the call came without it."""
+    try:
+        return call.consent
+    except ObjectDoesNotExist:
+        return None
+
+
 def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict[str, Any]:
     analysis = call_analysis_or_none(call)
     transcript: Transcript | None = call_transcript(call=call)
@@ -201,5 +210,5 @@ def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict
         "can_play": bool(call.recording_path) and user.has_perm("calls.play_recording"),
         "can_download": bool(call.recording_path) and user.has_perm("calls.download_recording"),
         "player": {"seconds": audio_seconds},
-        "consent": consent_summary(consent_record_of(call=call)),
+        "consent": consent_summary(_consent_or_none(call)),
     }

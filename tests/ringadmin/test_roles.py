@@ -27,6 +27,15 @@ EXPECTED = {
         "calls.delete_callanalysis",
         "calls.view_callanalysis",
         "compliance.view_auditevent",
+        # consent: notices drafted, published and retired through the admin; the log read
+        "compliance.view_consentrecord",
+        "compliance.export_consentrecord",
+        "compliance.view_consentnotice",
+        "compliance.add_consentnotice",
+        "compliance.change_consentnotice",
+        "compliance.view_consentnoticeseries",
+        "compliance.add_consentnoticeseries",
+        "compliance.change_consentnoticeseries",
         # API tokens are issued and revoked in the admin (deleting is refused there).
         "api_tokens.add_apitoken",
         "api_tokens.change_apitoken",
@@ -34,7 +43,14 @@ EXPECTED = {
         "api_tokens.view_apitoken",
     },
     "Supervisors": {"calls.view_call", "calls.view_live_call", "calls.play_recording"},
-    "Auditors": {"calls.view_call", "compliance.view_auditevent", "compliance.export_auditevent"},
+    "Auditors": {
+        "calls.view_call",
+        "compliance.view_auditevent",
+        "compliance.export_auditevent",
+        "compliance.view_consentrecord",
+        "compliance.export_consentrecord",
+        "compliance.view_consentnotice",
+    },
 }
 
 
@@ -55,12 +71,13 @@ def test_each_group_has_exactly_the_intended_permissions(name: str) -> None:
     assert actual == EXPECTED[name]
 
 
-def test_nobody_may_add_change_or_delete_audit_entries() -> None:
+def test_nobody_may_add_change_or_delete_audit_entries_or_consent_records() -> None:
     for group in Group.objects.all():
         assert not {
             p
             for p in _permissions(group)
             if p.startswith("compliance.")
+            and p.endswith(("auditevent", "consentrecord"))
             and p.split(".")[1].startswith(("add_", "change_", "delete_"))
         }
 
