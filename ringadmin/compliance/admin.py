@@ -77,6 +77,11 @@ class ConsentNoticeAdmin(admin.ModelAdmin):
             return (*NOTICE_EDITABLE, *base)
         return base
 
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and obj.status != NoticeStatus.DRAFT:
+            return False  # shown read-only; publishing and retiring are actions
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return (
             obj is not None

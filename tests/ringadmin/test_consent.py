@@ -269,3 +269,25 @@ def test_a_different_sentence_does_not_match() -> None:
         window_seconds=30,
     )
     assert match.score < MATCH_THRESHOLD
+
+
+def test_a_call_that_will_not_be_transcribed_is_marked_no_transcript(series) -> None:
+    from ringadmin.calls.models import CallStatus
+    from ringadmin.calls.services import call_finalize
+
+    published(series)
+    profile = make_streaming_profile()
+    profile.consent_notice_series = series
+    profile.transcription_engine = "none"
+    profile.save()
+    call = start_call(profile).call
+    call_finalize(
+        call_id=call.pk,
+        status=CallStatus.COMPLETED,
+        ended_at=timezone.now(),
+        duration_seconds=30.0,
+        stream_stats={},
+        end_reason="hangup",
+    )
+    record = ConsentRecord.objects.get(call=call)
+    assert record.verification == ConsentVerification.NO_TRANSCRIPT
