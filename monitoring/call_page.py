@@ -20,8 +20,9 @@ from ringadmin.calls.models import Call, CallAnalysis
 from ringadmin.calls.selectors import calls_visible_to
 from ringadmin.calls.stream_stats import section_items, stats_mapping, stats_perspectives
 from ringadmin.calls.stream_stats_layout import LagStats, PerspectiveStats, label
+from ringadmin.compliance.consent_search import consent_summary
 from ringadmin.compliance.legal_holds import legal_holds_of_call
-from ringadmin.compliance.models import CallPurge
+from ringadmin.compliance.models import CallPurge, ConsentRecord
 from streaming.models import Transcript
 from streaming.transcription.exports import clock, speaker_label
 from streaming.transcription.selectors import call_transcript, transcript_turn_rows
@@ -47,7 +48,7 @@ def call_page_call(*, user: AbstractUser | AnonymousUser, call_id: int) -> Call 
     may see it."""
     return (
         calls_visible_to(user=user)
-        .select_related("analysis", "purge")
+        .select_related("analysis", "purge", "consent__notice__series")
         .defer("analysis__peaks")
         .filter(pk=call_id)
         .first()
@@ -184,6 +185,14 @@ def call_purge_or_none(call: Call) -> CallPurge | None:
         return None
 
 
+def _consent_or_none(call: Call) -> ConsentRecord | None:
+    """The record fetched with the call (no query), or read when the call came without it."""
+    try:
+        return call.consent
+    except ObjectDoesNotExist:
+        return None
+
+
 def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict[str, Any]:
     analysis = call_analysis_or_none(call)
     transcript: Transcript | None = call_transcript(call=call)
@@ -212,4 +221,5 @@ def call_page_context(*, call: Call, user: AbstractUser | AnonymousUser) -> dict
         "player": {"seconds": audio_seconds},
         "legal_holds": legal_holds_of_call(call),
         "purge": call_purge_or_none(call),
+        "consent": consent_summary(_consent_or_none(call)),
     }

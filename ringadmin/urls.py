@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ringadmin import views
-from ringadmin.compliance import hold_views, two_factor_views
+from ringadmin.compliance import consent_views, hold_views, two_factor_views
 from ringadmin.compliance import views as compliance_views
 
 admin.site.site_header = (
@@ -34,6 +34,13 @@ urlpatterns = [
         "holds/<int:hold_id>/release",
         hold_views.legal_hold_release_view,
         name="legal-hold-release",
+    ),
+    path("consent/", consent_views.consent_list, name="consent"),
+    path("consent/export.<str:export_format>", consent_views.consent_export, name="consent-export"),
+    path(
+        "consent/exports/<uuid:export_id>/manifest.json",
+        consent_views.consent_export_manifest,
+        name="consent-export-manifest",
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("monitoring.api.urls")),

@@ -16,6 +16,7 @@ from ringadmin.calls.stream_stats import (
     stats_perspectives,
     unknown_items,
 )
+from ringadmin.compliance.consent_search import consent_record_of, consent_summary
 from ringadmin.compliance.models import AuditEvent
 from streaming.models import Transcript, TranscriptSegment
 
@@ -125,10 +126,36 @@ class TranscriptSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ConsentNoticeRefSerializer(serializers.Serializer):
+    series = serializers.CharField()
+    version = serializers.IntegerField()
+    kind = serializers.CharField()
+    language = serializers.CharField()
+    key_phrase = serializers.CharField()
+
+
+class ConsentSerializer(serializers.Serializer):
+    """A call's consent record (schema only: the values come from ``consent_summary``)."""
+
+    outcome = serializers.CharField()
+    outcome_label = serializers.CharField()
+    method = serializers.CharField()
+    method_label = serializers.CharField()
+    given_by = serializers.CharField()
+    given_at = serializers.DateTimeField(allow_null=True)
+    recording_offset_seconds = serializers.FloatField(allow_null=True)
+    verification = serializers.CharField()
+    verification_label = serializers.CharField()
+    verification_score = serializers.FloatField(allow_null=True)
+    notice = ConsentNoticeRefSerializer(allow_null=True)
+    exception = serializers.BooleanField()
+
+
 class CallDetailSerializer(CallSerializer):
     stream_stats = serializers.SerializerMethodField()
     analysis = serializers.SerializerMethodField()
     transcripts = TranscriptSummarySerializer(many=True, read_only=True)
+    consent = serializers.SerializerMethodField()
     transcript_url = serializers.HyperlinkedIdentityField(view_name="api:call-transcript")
     recording_url = serializers.HyperlinkedIdentityField(view_name="api:call-recording")
 
@@ -141,6 +168,7 @@ class CallDetailSerializer(CallSerializer):
             "stream_stats",
             "analysis",
             "transcripts",
+            "consent",
             "transcript_url",
             "recording_url",
         )
@@ -154,6 +182,10 @@ class CallDetailSerializer(CallSerializer):
     def get_analysis(self, call: Call) -> dict[str, Any] | None:
         analysis = getattr(call, "analysis", None)  # absent until computed after the call
         return CallAnalysisSerializer(analysis).data if analysis is not None else None
+
+    @extend_schema_field(ConsentSerializer(allow_null=True))
+    def get_consent(self, call: Call) -> dict[str, Any] | None:
+        return consent_summary(consent_record_of(call=call))
 
 
 class TranscriptSegmentSerializer(serializers.ModelSerializer):

@@ -32,6 +32,10 @@ class AuditEventType(models.TextChoices):
     RETENTION_PURGED = "retention.purged", "Call content purged (retention)"
     DSR_EXPORTED = "dsr.exported", "Data-subject export"
     DSR_ERASED = "dsr.erased", "Call content erased (data-subject request)"
+    CONSENT_NOTICE_DRAFTED = "consent.notice_drafted", "Consent notice drafted"
+    CONSENT_NOTICE_PUBLISHED = "consent.notice_published", "Consent notice published"
+    CONSENT_NOTICE_RETIRED = "consent.notice_retired", "Consent notice retired"
+    CONSENT_EXPORTED = "consent.exported", "Consent log exported"
 
 
 USER_AGENT_MAX = 512
@@ -184,3 +188,21 @@ class AuditVerification(models.Model):
 
     def __str__(self) -> str:
         return f"verified through #{self.sequence}"
+
+
+# Consent and notices live in their own module; imported here so Django finds the models.
+from ringadmin.compliance.consent_models import (  # noqa: E402
+    ConsentNotice,
+    ConsentNoticeSeries,
+    ConsentRecord,
+    SignedExport,
+)
+
+__all__ = [
+    "AuditEvent",
+    "AuditEventType",
+    "ConsentNotice",
+    "ConsentNoticeSeries",
+    "ConsentRecord",
+    "SignedExport",
+]

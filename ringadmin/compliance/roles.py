@@ -43,6 +43,14 @@ ADMIN_EXTRA = {
     "compliance.add_legalhold",
     "compliance.change_legalhold",
     "compliance.view_callpurge",
+    "compliance.view_consentrecord",
+    "compliance.export_consentrecord",
+    "compliance.view_consentnotice",
+    "compliance.add_consentnotice",
+    "compliance.change_consentnotice",
+    "compliance.view_consentnoticeseries",
+    "compliance.add_consentnoticeseries",
+    "compliance.change_consentnoticeseries",
 }
 SUPERVISOR_PERMISSIONS = {
     "calls.view_call",
@@ -57,6 +65,9 @@ AUDITOR_PERMISSIONS = {
     "compliance.add_legalhold",
     "compliance.change_legalhold",
     "compliance.view_callpurge",
+    "compliance.view_consentrecord",
+    "compliance.export_consentrecord",
+    "compliance.view_consentnotice",
 }
 # Nobody may add, change or delete audit entries through permissions: the service appends.
 FORBIDDEN = {

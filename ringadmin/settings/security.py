@@ -33,6 +33,8 @@ AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="") or SECRET_KEY
 # other storage, or copy it off the host); their key may differ from the chain's.
 AUDIT_CHECKPOINT_DIR = env.path("AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit"))
 AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="") or AUDIT_HMAC_KEY
+# The key export manifests are signed with; blank derives one from SECRET_KEY (with a label).
+EXPORT_SIGNING_KEY = env.str("EXPORT_SIGNING_KEY", default="")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True

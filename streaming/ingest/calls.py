@@ -22,7 +22,11 @@ from ringadmin.calls.services import (
     call_reject,
     call_start,
 )
-from streaming.profiles.selectors import streaming_profile_call_product
+from ringadmin.compliance.consent import consent_record_at_call_start
+from streaming.profiles.selectors import (
+    streaming_profile_call_product,
+    streaming_profile_consent_series_id,
+)
 
 
 @transaction.atomic
@@ -47,7 +51,7 @@ def ingest_call_start(
     product = streaming_profile_call_product(profile_id=profile_id)
     if product is None:
         raise CallRefused("the streaming profile no longer exists")
-    return call_start(
+    result = call_start(
         ringcx_call_id=ringcx_call_id,
         session_id=session_id,
         product=product,
@@ -58,6 +62,12 @@ def ingest_call_start(
         started_at=started_at,
         new_recording=new_recording,
     )
+    if not result.resumed:  # the consent record is written once, with the call's row
+        consent_record_at_call_start(
+            call=result.call,
+            notice_series_id=streaming_profile_consent_series_id(profile_id=profile_id),
+        )
+    return result
 
 
 def ingest_call_reject(

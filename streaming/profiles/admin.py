@@ -128,6 +128,7 @@ class StreamingProfileAdmin(admin.ModelAdmin):
                     "enabled",
                     "retention_days",
                     "transcription_engine",
+                    "consent_notice_series",
                     "notes",
                 )
             },

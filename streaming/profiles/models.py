@@ -96,6 +96,15 @@ class StreamingProfile(models.Model):
         ],
         help_text="Engine for this profile's post-call transcripts; blank uses the default.",
     )
+    consent_notice_series = models.ForeignKey(
+        "compliance.ConsentNoticeSeries",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The consent notice this queue or campaign plays; none makes every call an "
+        "exception (no notice).",
+    )
     sync_state = models.CharField(
         max_length=20, choices=SyncState.choices, default=SyncState.PENDING, editable=False
     )

@@ -60,3 +60,12 @@ def streaming_profile_call_product(*, profile_id: int) -> CallProduct | None:
         main_account_id=profile.main_account_id,
         rc_account_id=profile.rc_account_id,
     )
+
+
+def streaming_profile_consent_series_id(*, profile_id: int) -> int | None:
+    """The consent notice series a profile's calls get (``None``: no notice applies)."""
+    return (
+        StreamingProfile.objects.filter(pk=profile_id)
+        .values_list("consent_notice_series_id", flat=True)
+        .first()
+    )

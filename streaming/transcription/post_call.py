@@ -9,6 +9,7 @@ import logging
 from django.db import transaction
 
 from ringadmin.calls.models import Call
+from ringadmin.compliance.consent import consent_mark_no_transcript
 from streaming.transcription.engines.base import TranscriptionError
 from streaming.transcription.models import Transcript, TranscriptKind, TranscriptStatus
 from streaming.transcription.registry import NONE, engine_build, engine_close, engine_name_for
@@ -76,7 +77,10 @@ def transcription_after_call(call: Call) -> None:
     """Close the call's live transcript and queue the post-call one; a transcription problem
     never stops a call from being finalized (or recovered)."""
     live_transcripts_close(call_id=call.pk)
+    queued = None
     try:
-        transcription_enqueue(call=call)
+        queued = transcription_enqueue(call=call)
     except TranscriptionError as exc:
         logger.warning("call %s will not be transcribed: %s", call.pk, exc)
+    if queued is None:  # a spoken consent notice cannot be checked in the audio
+        consent_mark_no_transcript(call_id=call.pk)

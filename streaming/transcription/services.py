@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ringadmin.calls.models import Call, CallStatus
 from ringadmin.compliance.audit import audit_record
+from ringadmin.compliance.consent import consent_verify_in_transcript
 from ringadmin.compliance.models import AuditEventType
 from streaming.audio.wav import wav_read_stereo
 from streaming.profiles.models import StreamingProfile
@@ -232,6 +233,9 @@ def transcript_store(
     transcript.processing_seconds = round(processing_seconds, 3)
     transcript.completed_at = timezone.now()
     transcript.save()
+    # The consent notice's key phrase, looked for in the agent's words (only a score is kept).
+    agent_lines = [(segment.start, segment.end, segment.text) for segment in result.agent]
+    consent_verify_in_transcript(call_id=transcript.call_id, agent_lines=agent_lines)
     return transcript
 
 

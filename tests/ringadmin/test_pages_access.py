@@ -102,14 +102,19 @@ def test_navigation_marks_the_current_page_and_skips_to_content(client, make_use
     assert '<main id="content" tabindex="-1">' in html
     assert 'href="/audit/" aria-current="page">Audit trail</a>' in html
     assert 'href="/calls/">Calls</a>' in html
+    assert 'href="/consent/">Consent</a>' in html  # auditors see the consent log
     # pages not built yet are not linked
     assert "Live calls" not in html
-    assert "Consent" not in html
+
+
+def test_the_consent_log_is_not_linked_for_those_who_may_not_open_it(client, make_user) -> None:
+    client.force_login(make_user("supervisor"))
+    assert "Consent" not in client.get("/calls/").content.decode()
 
 
 @pytest.mark.urls("tests.ringadmin.urls_with_future_pages")
 def test_navigation_links_live_calls_and_consent_once_they_exist(client, make_user) -> None:
-    client.force_login(make_user("supervisor"))
+    client.force_login(make_user("admin"))
     html = client.get("/calls/").content.decode()
     assert 'href="/calls/live/">Live calls</a>' in html
     assert 'href="/consent/">Consent</a>' in html

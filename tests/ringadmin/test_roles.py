@@ -32,6 +32,15 @@ EXPECTED = {
         "compliance.add_legalhold",
         "compliance.change_legalhold",
         "compliance.view_callpurge",
+        # consent: notices drafted, published and retired through the admin; the log read
+        "compliance.view_consentrecord",
+        "compliance.export_consentrecord",
+        "compliance.view_consentnotice",
+        "compliance.add_consentnotice",
+        "compliance.change_consentnotice",
+        "compliance.view_consentnoticeseries",
+        "compliance.add_consentnoticeseries",
+        "compliance.change_consentnoticeseries",
         # API tokens are issued and revoked in the admin (deleting is refused there).
         "api_tokens.add_apitoken",
         "api_tokens.change_apitoken",
@@ -47,6 +56,9 @@ EXPECTED = {
         "compliance.add_legalhold",
         "compliance.change_legalhold",
         "compliance.view_callpurge",
+        "compliance.view_consentrecord",
+        "compliance.export_consentrecord",
+        "compliance.view_consentnotice",
     },
 }
 
@@ -68,12 +80,13 @@ def test_each_group_has_exactly_the_intended_permissions(name: str) -> None:
     assert actual == EXPECTED[name]
 
 
-def test_nobody_may_add_change_or_delete_audit_entries() -> None:
+def test_nobody_may_add_change_or_delete_audit_entries_or_consent_records() -> None:
     for group in Group.objects.all():
         assert not {
             p
             for p in _permissions(group)
             if p.startswith("compliance.")
+            and p.endswith(("auditevent", "consentrecord"))
             and p.split(".")[1].startswith(("add_", "change_", "delete_"))
             and p.endswith(("_auditevent", "_callpurge"))
         }
