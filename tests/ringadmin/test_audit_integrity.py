@@ -287,7 +287,9 @@ def test_the_audit_page_verifies_only_the_entries_written_since(client, make_use
     assert second.ok
     assert second.checked == 2
     assert second.verified_through == AuditEvent.objects.order_by("-sequence").first().sequence
-    assert len(queries) <= 15  # the same whatever the trail's length
+    # the same whatever the trail's length (the rest is the page: session, second factor,
+    # permissions, the session's idle expiry)
+    assert len(queries) <= 20
 
 
 def test_incremental_verification_rows_read_do_not_grow_with_the_trail() -> None:
