@@ -156,7 +156,9 @@ def test_supervisor_searches_and_auditor_exports(
     assert timestamp_href is not None
     assert timestamp_href.endswith("/#t=6")
     assert saved.suffix == ".jsonl"
-    records = [json.loads(line) for line in saved.read_text().splitlines()]
+    lines = [json.loads(line) for line in saved.read_text().splitlines()]
+    *records, proof = lines  # the export ends with the chain proof of its range
+    assert set(proof) == {"chain_proof"}
     assert len(records) == 3
     assert {r["event_type"] for r in records} == {"call.viewed"}
     assert all(r["data"] == {"from": "the browser test"} for r in records)
